@@ -1,0 +1,85 @@
+"""The one enforcement point for permissions (DEVELOPERS.md: "a queryset restricted per user and action").
+
+Every model that users reach uses ``RestrictedQuerySet`` and implements ``restrict_q(user, action)``;
+pages, API views, admin and tasks fetch objects only through ``Model.objects.restrict(user, action)``.
+Project membership gives the coarse rights; django-guardian object permissions give the fine ones
+(``guardian_object_ids``). An object outside the user's reach answers 404, as if it did not exist;
+one the user may see but not act on answers 403.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.http import Http404
+
+VIEW = "view"
+ADD = "add"
+CHANGE = "change"
+DELETE = "delete"
+ADMINISTER = "administer"
+USE = "use"
+EXECUTE = "execute"
+
+
+def is_active_user(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can be narrowed to what ``user`` may do ``action`` on."""
+
+    def restrict(self, user, action: str = VIEW):
+        if not is_active_user(user):
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        return self.filter(self.model.restrict_q(user, action))
+
+
+def member_project_ids(user, roles=None):
+    """Subquery of the ids of projects where ``user`` is a member (optionally with one of ``roles``)."""
+    from devops_console.core.models import Membership
+
+    memberships = Membership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=list(roles))
+    return memberships.values("project_id")
+
+
+def guardian_object_ids(user, model, codename: str):
+    """Subquery of pks of ``model`` objects on which ``user`` holds guardian permission ``codename``.
+
+    Covers both the user's own and their groups' object permissions.
+    """
+    from guardian.shortcuts import get_objects_for_user
+
+    perm = f"{model._meta.app_label}.{codename}"
+    return get_objects_for_user(
+        user, perm, klass=model.objects.all(), accept_global_perms=False, with_superuser=False
+    ).values("pk")
+
+
+def get_object_for_action(queryset_or_model, user, action: str = VIEW, **lookup):
+    """Fetch one object through the restricted queryset.
+
+    Not visible at all → ``Http404``; visible but ``action`` not allowed → ``PermissionDenied``.
+    """
+    queryset = queryset_or_model._default_manager.all() if isinstance(queryset_or_model, type) else queryset_or_model
+    obj = queryset.restrict(user, action).filter(**lookup).first()
+    if obj is not None:
+        return obj
+    if action != VIEW and queryset.restrict(user, VIEW).filter(**lookup).exists():
+        raise PermissionDenied
+    raise Http404
+
+
+def can(user, obj, action: str) -> bool:
+    """Whether ``user`` may do ``action`` on ``obj`` — answered by the same restricted queryset."""
+    return type(obj)._default_manager.restrict(user, action).filter(pk=obj.pk).exists()
+
+
+def nothing() -> Q:
+    """A condition no row satisfies (for actions a model does not support)."""
+    return Q(pk__in=[])

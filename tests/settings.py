@@ -1,0 +1,21 @@
+"""Test settings: the real settings, with fixed test-only keys so the suite runs on any database."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+# Two keys: the first encrypts, both decrypt (exercises MultiFernet like a rotated deployment).
+os.environ.setdefault(
+    "FIELD_ENCRYPTION_KEY",
+    "hUq0A0SRn7t8bXvZ1qxz0oU2w0k1tgMZ4Zf7Q2yXe6Y=,q6t2m2yq1Rz0mXb5y3vV8kQp0aWd9cL4nE7sT1uH2jI=",
+)
+os.environ.setdefault("DEVOPS_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+
+from devops_console.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
+CELERY_TASK_ALWAYS_EAGER = False
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: real Celery workers started by the tests must see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
