@@ -31,8 +31,19 @@ def worker_env(broker_url: str | None = None) -> dict:
 
 def start_worker(broker_url: str | None = None, name: str | None = None) -> subprocess.Popen:
     name = name or f"test-{uuid.uuid4().hex[:8]}"
-    argv = [sys.executable, "-m", "celery", "-A", "devops_console", "worker", "--pool=solo", "-l", "warning",
-            "-n", f"{name}@%h"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "devops_console",
+        "worker",
+        "--pool=solo",
+        "-l",
+        "warning",
+        "-n",
+        f"{name}@%h",
+    ]
     return subprocess.Popen(argv, cwd=ROOT, env=worker_env(broker_url), stdin=subprocess.DEVNULL)
 
 

@@ -27,6 +27,7 @@ class ProjectListView(LoginRequiredMixin, ListView):
             Project.objects.restrict(self.request.user, VIEW)
             .select_related("creator")
             .annotate(member_count=Count("memberships", distinct=True))
+            .order_by("name")
         )
 
     def get_context_data(self, **kwargs):
@@ -116,7 +117,7 @@ class MembersView(ProjectViewMixin, FormView):
         try:
             membership = services.add_member(self.project, form.cleaned_data["username"], form.cleaned_data["role"])
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_errors(form, exc, {"user": "username"})
             return self.form_invalid(form)
         messages.success(self.request, _("%(name)s added.") % {"name": membership.user.username})
         return redirect("project-members", project_id=self.project.pk)

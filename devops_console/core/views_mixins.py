@@ -36,10 +36,15 @@ class ProjectViewMixin(LoginRequiredMixin):
         return context
 
 
-def apply_errors(form, exc: ValidationError) -> None:
-    """Put a service's ``ValidationError`` on the form's fields (unknown fields go to the form)."""
+def apply_errors(form, exc: ValidationError, field_map: dict[str, str] | None = None) -> None:
+    """Put a service's ``ValidationError`` on the form's fields (unknown fields go to the form).
+
+    ``field_map`` renames service/API field names to the form's (e.g. ``user`` → ``username``).
+    """
+    field_map = field_map or {}
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
+            field = field_map.get(field, field)
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
