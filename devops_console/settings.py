@@ -38,12 +38,16 @@ SECRET_KEY = key_from_env_or_file(
     "SECRET_KEY", VAR_DIR / "secret_key", generate=generate_secret_key, allow_generate=EMBEDDED or DEBUG
 )
 # Several comma-separated keys are allowed: the first encrypts, all decrypt (key rotation, E5).
-FIELD_ENCRYPTION_KEY = key_from_env_or_file(
-    "FIELD_ENCRYPTION_KEY",
-    VAR_DIR / "field_encryption_key",
-    generate=generate_fernet_key,
-    allow_generate=EMBEDDED or DEBUG,
-)
+FIELD_ENCRYPTION_KEY = [
+    key.strip()
+    for key in key_from_env_or_file(
+        "FIELD_ENCRYPTION_KEY",
+        VAR_DIR / "field_encryption_key",
+        generate=generate_fernet_key,
+        allow_generate=EMBEDDED or DEBUG,
+    ).split(",")
+    if key.strip()
+]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -9,6 +9,7 @@ from devops_console.core.health import healthz
 
 api_v1 = [
     path("", include("devops_console.core.api.urls")),
+    path("", include("endpoints.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,7 +26,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/", include("endpoints.gitauth_urls")),
     path("", include("devops_console.core.urls")),
+    path("", include("endpoints.urls")),
     path("", include("pipelines.urls")),
     path("", include("templates_app.urls")),
 ]

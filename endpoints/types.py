@@ -350,6 +350,10 @@ _TYPES = (
                 label=_("HTTPS clone username"),
             ),
             _api_url(_("Codeup OpenAPI address. Leave empty to use the default."), "https://openapi-rdc.aliyuncs.com"),
+            _url(
+                "url", _("Clone host"), _("Codeup HTTPS clone host. Leave empty for https://codeup.aliyun.com."),
+                required=False, placeholder="https://codeup.aliyun.com",
+            ),
             FieldSpec(
                 "organization_id",
                 _("Organization ID"),

@@ -1,0 +1,1 @@
+urlpatterns = []  # filled by the seed-compatible Git authorization API (E9)
