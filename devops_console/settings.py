@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from devops_console.env import (
@@ -135,6 +136,10 @@ CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Installed into django-celery-beat's tables by the database scheduler at start.
+CELERY_BEAT_SCHEDULE = {
+    "endpoints-daily-reverify": {"task": "endpoints.reverify_all", "schedule": crontab(hour=3, minute=17)},
+}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

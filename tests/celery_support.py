@@ -22,14 +22,33 @@ from devops_console import embedded_redis as embedded
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def worker_env(broker_url: str | None = None) -> dict:
+def test_database_url() -> str | None:
+    """The URL of the test database pytest-django created (its NAME is swapped in after set-up)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"].endswith("postgresql"):
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return None
+
+
+def worker_env(broker_url: str | None = None, database_url: str | None = None) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings", PYTHONPATH=ROOT)
     if broker_url:
         env["REDIS_URL"] = broker_url
+    if database_url:
+        env["DATABASE_URL"] = database_url
     return env
 
 
-def start_worker(broker_url: str | None = None, name: str | None = None) -> subprocess.Popen:
+def start_worker(
+    broker_url: str | None = None,
+    name: str | None = None,
+    database_url: str | None = None,
+) -> subprocess.Popen:
     name = name or f"test-{uuid.uuid4().hex[:8]}"
     argv = [
         sys.executable,
@@ -44,7 +63,7 @@ def start_worker(broker_url: str | None = None, name: str | None = None) -> subp
         "-n",
         f"{name}@%h",
     ]
-    return subprocess.Popen(argv, cwd=ROOT, env=worker_env(broker_url), stdin=subprocess.DEVNULL)
+    return subprocess.Popen(argv, cwd=ROOT, env=worker_env(broker_url, database_url), stdin=subprocess.DEVNULL)
 
 
 def wait_for_worker(app: Celery, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -93,9 +112,14 @@ def embedded_redis():
 
 
 @pytest.fixture(scope="session")
-def celery_worker(embedded_redis):
-    """A real worker on the default (embedded) broker, using the test settings."""
-    process = start_worker()
+def celery_worker(embedded_redis, django_db_setup, django_db_blocker):
+    """A real worker on the default (embedded) broker, using the test settings and the test database.
+
+    Tests whose tasks read the database must use ``transactional_db`` so the worker sees committed rows.
+    """
+    with django_db_blocker.unblock():
+        database_url = test_database_url()
+    process = start_worker(database_url=database_url)
     try:
         wait_for_worker(client_app(embedded_redis), process)
         yield process
