@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, get_users_with_perms, remove_perm
 
 from devops_console.core.logmask import active_secrets
-from devops_console.core.permissions import USE
+from devops_console.core.permissions import CHANGE, USE, VIEW, can, is_active_user
 from endpoints import audit, connectors
 from endpoints.models import AuditEntry, Credential, Scope, ServiceEndpoint, Status
 from endpoints.types import CREDENTIAL_KINDS, TYPES, get_type
@@ -42,7 +42,8 @@ class EndpointInUse(Exception):
 def endpoint_values(endpoint: ServiceEndpoint) -> tuple[dict, dict]:
     """The endpoint's plain fields and its secret fields (decrypted), keyed as API.md's table."""
     etype = get_type(endpoint.type)
-    fields = {**etype.defaults(), **{k: v for k, v in endpoint.config.items() if v not in ("", None)}}
+    known = set(etype.field_names())  # config may also hold bookkeeping keys (``meta`` of create_endpoint)
+    fields = {**etype.defaults(), **{k: v for k, v in endpoint.config.items() if k in known and v not in ("", None)}}
     for spec in etype.identity_fields():
         fields[spec.name] = endpoint.credential.identity
     secrets = {spec.name: endpoint.credential.secret or "" for spec in etype.secret_fields()}
@@ -85,11 +86,16 @@ def _clean_name(model, project, name, instance=None) -> list[str]:
     return []
 
 
+MEMBERS_MAX = 1000
+
+
 def _clean_members(project, scope, members) -> tuple[list, list[str]]:
     if scope != Scope.CUSTOM:
         return [], ([_("Members are only listed for the custom scope.")] if members else [])
     if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
         return [], [_("Give a list of usernames.")]
+    if len(members) > MEMBERS_MAX:
+        return [], [_("List at most %(max)d members.") % {"max": MEMBERS_MAX}]
     users = list(get_user_model().objects.filter(username__in=members, memberships__project=project, is_active=True))
     unknown = sorted(set(members) - {u.username for u in users})
     if unknown:
@@ -118,7 +124,10 @@ def _clean_common(data: dict, errors: dict) -> dict:
         from django.utils.dateparse import parse_date
 
         value = data["expires_at"]
-        parsed = value if hasattr(value, "year") else (parse_date(value) if isinstance(value, str) else None)
+        try:
+            parsed = value if hasattr(value, "year") else (parse_date(value) if isinstance(value, str) else None)
+        except ValueError:  # well formed but impossible, e.g. 2024-02-30
+            parsed = None
         if parsed is None:
             errors["expires_at"] = [_("Enter a date as YYYY-MM-DD.")]
         cleaned["expires_at"] = parsed
@@ -129,11 +138,19 @@ def _type_values(etype, data: dict) -> dict:
     return {k: v for k, v in data.items() if k not in COMMON_FIELDS}
 
 
+def _credential_pk(value) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def _pick_credential(actor, project, etype, credential_id, errors: dict):
-    try:
-        credential = Credential.objects.restrict(actor, USE).filter(project=project, pk=int(credential_id)).first()
-    except (TypeError, ValueError):
-        credential = None
+    pk = _credential_pk(credential_id)
+    credential = None
+    if pk is not None:
+        credential = Credential.objects.restrict(actor, USE).filter(project=project, pk=pk).first()
     if credential is None:
         errors["credential"] = [_("No credential with this id that you may use in this project.")]
     elif credential.kind != etype.credential_kind:
@@ -154,13 +171,21 @@ def _raise(errors: dict):
 
 
 @transaction.atomic
-def create_endpoint(actor, project, data: dict) -> ServiceEndpoint:
-    """Create an endpoint with either an existing credential (``credential``: id) or inline secret fields."""
+def create_endpoint(actor, project, data: dict, *, meta: dict | None = None) -> ServiceEndpoint:
+    """Create an endpoint with either an existing credential (``credential``: id) or inline secret fields.
+
+    ``meta``: non-secret bookkeeping kept in ``config`` next to the type's fields (e.g. the seed
+    Git authorization API's ``auth_kind``); never a type field name, never shown by ``plain_fields``
+    and never passed to connectors. ``update_endpoint`` keeps it.
+    """
     errors: dict[str, list[str]] = {}
     try:
         etype = get_type(data.get("type"))
     except ValueError as exc:
         raise ValidationError({"type": [str(exc)]}) from None
+    meta = dict(meta or {})
+    if clash := sorted(set(meta) & (set(etype.field_names()) | COMMON_FIELDS)):
+        raise ValueError(f"meta keys clash with endpoint fields: {', '.join(clash)}")
     if name_errors := _clean_name(ServiceEndpoint, project, data.get("name")):
         errors["name"] = name_errors
     common = _clean_common({"scope": Scope.PRIVATE, **data}, errors)
@@ -202,7 +227,7 @@ def create_endpoint(actor, project, data: dict) -> ServiceEndpoint:
         type=etype.key,
         credential=credential,
         created_by=actor,
-        config={s.name: values.get(s.name) or s.default for s in etype.endpoint_fields()},
+        config={**meta, **{s.name: values.get(s.name) or s.default for s in etype.endpoint_fields()}},
         scope=common["scope"],
         ca_bundle=common.get("ca_bundle", ""),
         skip_tls_verify=common.get("skip_tls_verify", False),
@@ -262,6 +287,7 @@ def update_endpoint(actor, endpoint: ServiceEndpoint, data: dict) -> ServiceEndp
     new_credential = None
     if data.get("credential") not in (None, "", endpoint.credential_id):
         new_credential = _pick_credential(actor, endpoint.project, etype, data["credential"], errors)
+    _check_credential_rights(actor, new_credential or endpoint.credential, etype, values, data, errors)
     scope_change = "scope" in data or "members" in data
     _raise(errors)
     changed = set()
@@ -287,8 +313,23 @@ def update_endpoint(actor, endpoint: ServiceEndpoint, data: dict) -> ServiceEndp
     if changed:
         audit.record(actor, AuditEntry.Action.EDIT, endpoint=endpoint, fields=changed)
     if scope_change:
-        set_scope(actor, endpoint, data.get("scope", endpoint.scope), data.get("members", members_of(endpoint)))
+        scope = data.get("scope", endpoint.scope)
+        default_members = members_of(endpoint) if scope == Scope.CUSTOM else []
+        set_scope(actor, endpoint, scope, data.get("members", default_members))
     return endpoint
+
+
+def _check_credential_rights(actor, credential, etype, values: dict, data: dict, errors: dict) -> None:
+    """Identity, secret and expiry live on the credential: only who may change it changes them (E4)."""
+    touched = [s.name for s in etype.credential_fields() if values.get(s.name) not in (None, "")]
+    touched += ["expires_at"] if "expires_at" in data else []
+    if not touched or not is_active_user(actor) or can(actor, credential, CHANGE):
+        return
+    for name in touched:
+        errors.setdefault(name, []).append(
+            _("Comes from the shared credential “%(name)s”, which only its owner or a project manager may change.")
+            % {"name": credential.name}
+        )
 
 
 def _update_credential_values(actor, credential: Credential, etype, values: dict, common: dict) -> set:
@@ -316,7 +357,7 @@ def set_scope(actor, endpoint: ServiceEndpoint, scope: str, members=()) -> Servi
     """Change who may see and use the endpoint (E3); custom lists the members."""
     errors: dict = {}
     _clean_common({"scope": scope}, errors)
-    users, member_errors = _clean_members(endpoint.project, scope, list(members or []))
+    users, member_errors = _clean_members(endpoint.project, scope, [] if members is None else members)
     if member_errors:
         errors["members"] = member_errors
     _raise(errors)
@@ -443,22 +484,31 @@ def _secret_errors(kind: str, secret) -> list[str]:
     return [message for messages in found.values() for message in messages]
 
 
+def _identity_errors(identity) -> list[str]:
+    if not isinstance(identity, str) or len(identity) > 255 or identity != identity.strip():
+        return [_("At most 255 characters, without leading or trailing spaces.")]
+    if any(ch in identity for ch in "\x00\r\n"):
+        return [_("Must be a single line.")]
+    return []
+
+
 @transaction.atomic
 def create_credential(actor, project, data: dict) -> Credential:
     errors: dict = {}
     if name_errors := _clean_name(Credential, project, data.get("name")):
         errors["name"] = name_errors
     kind = data.get("kind")
-    if kind not in CREDENTIAL_KINDS:
+    kind_ok = isinstance(kind, str) and kind in CREDENTIAL_KINDS
+    if not kind_ok:
         errors["kind"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(CREDENTIAL_KINDS)}]
     secret = data.get("secret")
     if not isinstance(secret, str) or not secret:
         errors["secret"] = [_("Enter the secret.")]
-    elif kind in CREDENTIAL_KINDS and (secret_errors := _secret_errors(kind, secret)):
+    elif kind_ok and (secret_errors := _secret_errors(kind, secret)):
         errors["secret"] = secret_errors
     identity = data.get("identity") or ""
-    if not isinstance(identity, str) or len(identity) > 255 or identity != identity.strip():
-        errors["identity"] = [_("At most 255 characters, without leading or trailing spaces.")]
+    if identity_errors := _identity_errors(identity):
+        errors["identity"] = identity_errors
     common = _clean_common({k: data[k] for k in ("expires_at",) if k in data}, errors)
     shared = data.get("shared", False)
     if not isinstance(shared, bool):
@@ -492,6 +542,10 @@ def update_credential(actor, credential: Credential, data: dict) -> Credential:
         common["expires_at"] = None
     if "shared" in data and not isinstance(data["shared"], bool):
         errors["shared"] = [_("Must be true or false.")]
+    if "identity" in data:
+        data = {**data, "identity": data["identity"] or ""}
+        if identity_errors := _identity_errors(data["identity"]):
+            errors["identity"] = identity_errors
     secret = data.get("secret")
     if secret not in (None, "") and (secret_errors := _secret_errors(credential.kind, secret)):
         errors["secret"] = secret_errors
@@ -515,10 +569,17 @@ def update_credential(actor, credential: Credential, data: dict) -> Credential:
     return credential
 
 
-def credential_usage(credential: Credential) -> dict:
-    endpoints = list(credential.endpoints.order_by("name").values("id", "name", "type"))
-    pipelines = sorted({u.label for e in credential.endpoints.all() for u in e.usages.all()})
-    return {"endpoints": endpoints, "pipelines": pipelines}
+def credential_usage(credential: Credential, user=None) -> dict:
+    """Endpoints using the credential and the pipelines they reach (E4). With ``user``, only the
+    endpoints that user may see are named; ``hidden_endpoints`` counts the others."""
+    queryset = credential.endpoints.all()
+    visible = queryset if user is None else queryset.filter(pk__in=ServiceEndpoint.objects.restrict(user, VIEW))
+    endpoints = list(visible.order_by("name").values("id", "name", "type"))
+    pipelines = sorted({u.label for e in visible.prefetch_related("usages") for u in e.usages.all()})
+    usage = {"endpoints": endpoints, "pipelines": pipelines}
+    if user is not None:
+        usage["hidden_endpoints"] = queryset.count() - len(endpoints)
+    return usage
 
 
 @transaction.atomic

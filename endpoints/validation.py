@@ -310,6 +310,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("kubernetes", "url"): _HTTP_S,
     ("git", "url"): _url_rule("https"),
     ("hosted_repo", "url"): _url_rule("https"),
+    ("codeup", "url"): _url_rule("https"),
     ("gitlab", "url"): _gitlab_url,
     ("iam_user", "url"): _HTTP_S,
     ("*", "api_url"): _HTTP_S,

@@ -1,6 +1,7 @@
 """Test settings: the real settings, with fixed test-only keys so the suite runs on any database."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 # Two keys: the first encrypts, both decrypt (exercises MultiFernet like a rotated deployment).
@@ -21,3 +22,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # One file per test session (set in the environment so the workers it starts inherit it).
     _name = os.environ.setdefault("DEVOPS_TEST_DB", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": _name}  # noqa: F405
+
+# One embedded Redis per test session too (inherited by the workers it starts), so concurrent sessions
+# never consume each other's tasks.
+_socket = str(VAR_DIR / f"redis-{os.getpid()}.sock")  # noqa: F405
+EMBEDDED_REDIS_SOCKET = Path(os.environ.setdefault("DEVOPS_TEST_REDIS_SOCKET", _socket))
+if not REDIS_URL:  # noqa: F405
+    CELERY_BROKER_URL = CELERY_RESULT_BACKEND = f"redis+socket://{EMBEDDED_REDIS_SOCKET}"

@@ -535,3 +535,10 @@ def test_no_message_contains_a_submitted_secret(type_key, values):
         for message in messages:
             assert type(message) is str and message
             assert SECRET not in message, message
+
+
+def test_codeup_clone_host_must_be_https():
+    """E6: Codeup's clone host is an https URL (the token travels to it)."""
+    errors = validate_endpoint("codeup", {"username": "u", "token": "t" * 20, "url": "ftp://codeup.example"})
+    assert "url" in errors
+    assert "url" not in validate_endpoint("codeup", {"username": "u", "token": "t" * 20, "url": "https://codeup.example"})

@@ -37,6 +37,8 @@ class Role(models.TextChoices):
 
 #: Roles that administer a project's members and see every object in it.
 ADMIN_ROLES = (Role.CREATOR, Role.MANAGER)
+#: Project action: create pipelines in it (developers and up).
+ADD_PIPELINE = "add_pipeline"
 #: Roles that may be given through the members page or API (the creator role is never handed out).
 ASSIGNABLE_ROLES = tuple(role for role in Role if role != Role.CREATOR)
 
@@ -74,6 +76,8 @@ class Project(models.Model):
             return Q(pk__in=member_project_ids(user, ADMIN_ROLES))
         if action == DELETE:
             return Q(pk__in=member_project_ids(user, [Role.CREATOR]))
+        if action == ADD_PIPELINE:
+            return Q(pk__in=member_project_ids(user, [*ADMIN_ROLES, Role.DEVELOPER]))
         return nothing()
 
 
