@@ -10,6 +10,8 @@ from devops_console.core.health import healthz
 api_v1 = [
     path("", include("devops_console.core.api.urls")),
     path("", include("endpoints.api.urls")),
+    path("", include("pipelines.api.urls")),
+    path("", include("templates_app.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,7 +1,8 @@
-from django.urls import path
+"""Pipeline pages. Each area has its own URL module so they can grow independently."""
 
-from pipelines import views
+from django.urls import include, path
 
 urlpatterns = [
-    path("pipelines/", views.PipelineHomeView.as_view(), name="pipeline-home"),
+    path("", include("pipelines.urls_list")),  # Services › Pipelines list, create, copy, delete, configure tabs
+    path("", include("pipelines.urls_workflow")),  # the workflow editor (stages, tasks, gates)
 ]

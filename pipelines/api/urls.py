@@ -1,0 +1,1 @@
+urlpatterns = []  # the pipelines REST API (API.md)

@@ -1,0 +1,1 @@
+urlpatterns = []  # the workflow editor

@@ -1,0 +1,1 @@
+urlpatterns = []  # the templates REST API (API.md)
