@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "devops_console.core",
     "endpoints",
     "pipelines",
+    "pipelines.runs",
     "templates_app",
 ]
 
@@ -139,6 +140,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Installed into django-celery-beat's tables by the database scheduler at start.
 CELERY_BEAT_SCHEDULE = {
     "endpoints-daily-reverify": {"task": "endpoints.reverify_all", "schedule": crontab(hour=3, minute=17)},
+    "runs-reap-lost-tasks": {"task": "runs.reap", "schedule": 15.0},
+    "runs-check-timers": {"task": "runs.check_timers", "schedule": 10.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -231,6 +234,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Runs -----------------------------------------------------------------------------------
+RUN_WORKSPACE_ROOT = Path(env_str("RUN_WORKSPACE_ROOT") or VAR_DIR / "workspaces")
+PIPELINE_MAX_CONCURRENT_RUNS_CAP = env_int("PIPELINE_MAX_CONCURRENT_RUNS_CAP", 20, minimum=1)
+RUN_WORKER_LOST_SECONDS = env_int("RUN_WORKER_LOST_SECONDS", 30, minimum=10)
+CELERY_TASK_ROUTES = {"runs.execute": {"queue": "tasks"}}
 
 # Verification may not reach link-local / cloud metadata addresses unless allowed (E7).
 ENDPOINT_VERIFY_ALLOW_LINK_LOCAL = env_bool("ENDPOINT_VERIFY_ALLOW_LINK_LOCAL", False)

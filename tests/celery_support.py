@@ -50,19 +50,8 @@ def start_worker(
     database_url: str | None = None,
 ) -> subprocess.Popen:
     name = name or f"test-{uuid.uuid4().hex[:8]}"
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "devops_console",
-        "worker",
-        "--pool=solo",
-        "-l",
-        "warning",
-        "-n",
-        f"{name}@%h",
-    ]
+    argv = [sys.executable, "-m", "celery", "-A", "devops_console", "worker", "--pool=prefork", "--concurrency=3",
+            "-Q", "celery,tasks", "-l", "warning", "-n", f"{name}@%h"]  # fmt: skip
     return subprocess.Popen(argv, cwd=ROOT, env=worker_env(broker_url, database_url), stdin=subprocess.DEVNULL)
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from devops_console.core import services
 from devops_console.core.models import ApiToken, Membership, Role
 
-pytest_plugins = ["tests.servers.fixtures", "tests.celery_support", "tests.browser"]
+pytest_plugins = ["tests.servers.fixtures", "tests.celery_support", "tests.browser", "tests.engine_support"]
 
 ROLE_ACTORS = [str(role) for role in Role]
 ACTORS = ["anonymous", "outsider", *ROLE_ACTORS]

@@ -59,11 +59,29 @@ class Masker:
             if secret:
                 forms.update(variants(secret))
         ordered = sorted(forms, key=len, reverse=True)
+        self.forms = tuple(ordered)
         self.longest = len(ordered[0]) if ordered else 0
         self._pattern = re.compile("|".join(re.escape(form) for form in ordered)) if ordered else None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
+
+    def held_back(self, text: str) -> int:
+        """How many trailing characters of ``text`` could be the start of a secret form.
+
+        A stream writer keeps those back until more text shows whether a secret follows.
+        """
+        hold = 0
+        for form in self.forms:
+            window = text[-(len(form) - 1):] if len(form) > 1 else ""
+            start = window.find(form[0])
+            while start != -1:
+                tail = window[start:]
+                if len(tail) > hold and form.startswith(tail):
+                    hold = len(tail)
+                    break
+                start = window.find(form[0], start + 1)
+        return hold
 
     def mask(self, text: str) -> str:
         if self._pattern is None or not text:

@@ -46,7 +46,10 @@ class Command(BaseCommand):
                 self.children.append(("redis", embedded_redis.start(settings.VAR_DIR, socket_path)))
                 self.stdout.write(f"Embedded Redis started at {socket_path}.")
         celery = [python, "-m", "celery", "-A", "devops_console"]
-        self._spawn("worker", [*celery, "worker", "-l", "info", f"--concurrency={concurrency}", "-n", "worker@%h"])
+        self._spawn(
+            "worker",
+            [*celery, "worker", "-l", "info", f"--concurrency={concurrency}", "-Q", "celery,tasks", "-n", "worker@%h"],
+        )
         self._spawn(
             "beat", [*celery, "beat", "-l", "info", "--pidfile=", "-s", str(settings.VAR_DIR / "beat-schedule")]
         )

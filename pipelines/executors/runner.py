@@ -1,0 +1,170 @@
+"""Execute one task attempt on a worker: claim it, build its context, run its executor, report back."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from devops_console.core.logmask import Masker, active_secrets
+from pipelines.definition import substitute
+from pipelines.executors.base import Outcome, Stopped, TaskContext, executor_for
+from pipelines.models import PipelineSecret
+from pipelines.runs import engine
+from pipelines.runs.logs import LogWriter
+from pipelines.runs.models import Run, State, TaskRun
+from pipelines.runs.reaper import HEARTBEAT_SECONDS
+
+logger = logging.getLogger(__name__)
+STOP_POLL_SECONDS = 1.0
+
+
+def worker_name() -> str:
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def system_values(run: Run) -> dict[str, str]:
+    """R2 system parameters with the run's values."""
+    commit = run.commit_id or next((s.get("commit_id", "") for s in run.sources.values()), "")
+    values = {
+        "PROJECT_ID": str(run.pipeline.project_id),
+        "PIPELINE_ID": str(run.pipeline_id),
+        "PIPELINE_NUMBER": str(run.number),
+        "COMMIT_ID": commit,
+        "TIMESTAMP": (run.started or timezone.now()).strftime("%Y%m%d%H%M%S"),
+    }
+    for source in run.snapshot.get("sources", []):
+        alias = source.get("alias")
+        if not alias or source.get("kind") not in ("repo", "git", "github_app"):
+            continue
+        resolved = run.sources.get(alias, {})
+        values.update(
+            {
+                f"{alias}_REPOSITORY_NAME": source.get("repository", ""),
+                f"{alias}_SOURCE_BRANCH": resolved.get("source_branch", run.branch),
+                f"{alias}_TARGET_BRANCH": resolved.get("target_branch", ""),
+                f"{alias}_TAG": resolved.get("tag", run.tag),
+                f"{alias}_COMMIT_ID": resolved.get("commit_id", commit),
+            }
+        )
+    return values
+
+
+def parameter_values(run: Run, task_spec: dict) -> tuple[dict[str, str], list[str]]:
+    """Every value the task may use; secrets are decrypted here, only for the executing task (R4)."""
+    values = system_values(run)
+    secrets: dict[str, str] = {s.name: s.value for s in PipelineSecret.objects.filter(pipeline_id=run.pipeline_id)}
+    secrets.update({s.name: s.value for s in run.secrets.all()})
+    for param in run.snapshot.get("parameters", []):
+        name = param["name"]
+        values[name] = secrets.get(name, "") if param.get("secret") else run.parameters.get(name, param["default"])
+    for param in task_spec.get("parameters", []):
+        values.setdefault(param["name"], run.parameters.get(param["name"], param.get("default", "")))
+    return values, [v for v in secrets.values() if v]
+
+
+def _substitute(value, values):
+    if isinstance(value, str):
+        return substitute(value, values)
+    if isinstance(value, list):
+        return [_substitute(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, values) for k, v in value.items()}
+    return value
+
+
+def _claim(task_id: int, attempt: int) -> bool:
+    now = timezone.now()
+    return bool(
+        TaskRun.objects.filter(pk=task_id, attempt=attempt, state=State.RUNNING, worker="").update(
+            worker=worker_name(), heartbeat=now
+        )
+    )
+
+
+def _heartbeat(ctx: TaskContext, done: threading.Event) -> None:
+    """Every second: notice a stop (X2); every few seconds: prove the worker is alive (X9)."""
+    from django.db import connection
+
+    beats = 0
+    while not done.wait(STOP_POLL_SECONDS):
+        beats += 1
+        try:
+            current = TaskRun.objects.filter(pk=ctx.task.pk).values_list("state", "attempt").first()
+            if current != (State.RUNNING, ctx.task.attempt):
+                ctx.stop_event.set()
+            elif beats % int(HEARTBEAT_SECONDS / STOP_POLL_SECONDS) == 0:
+                TaskRun.objects.filter(pk=ctx.task.pk, attempt=ctx.task.attempt, state=State.RUNNING).update(
+                    heartbeat=timezone.now())
+        except Exception:  # noqa: BLE001 — a failed beat must not kill the task; the reaper decides
+            logger.warning("heartbeat failed for task %s", ctx.task.pk)
+    connection.close()
+
+
+def execute(task_id: int, attempt: int) -> str | None:
+    task = TaskRun.objects.select_related("stage__run__pipeline").filter(pk=task_id).first()
+    if task is None or task.attempt != attempt or task.state != State.RUNNING:
+        return None  # stopped, reset or finished meanwhile: nothing to do
+    if not _claim(task_id, attempt):
+        # Claimed before by a worker that died (a redelivered message): never run side effects twice.
+        engine.fail_lost_task(task, _("The worker running this task was lost."))
+        return State.FAILED
+    task.refresh_from_db()
+    run = task.stage.run
+    spec = run.snapshot["stages"][task.stage.index]["tasks"][task.index]
+    values, secrets = parameter_values(run, spec)
+    workspace = Path(settings.RUN_WORKSPACE_ROOT) / f"run-{run.pk}" / f"task-{task.pk}-{attempt}"
+    workspace.mkdir(parents=True, exist_ok=True)
+    log = LogWriter(task, secrets)
+    ctx = TaskContext(
+        run=run,
+        task=task,
+        spec=spec,
+        config=_substitute(spec["config"], values),
+        values=values,
+        secrets=secrets,
+        log=log,
+        workspace=workspace,
+    )
+    done = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(ctx, done), daemon=True)
+    beat.start()
+    try:
+        with active_secrets(secrets):
+            outcome = _run_executor(ctx)
+    finally:
+        done.set()
+        beat.join(timeout=HEARTBEAT_SECONDS + 1)
+        log.close()
+        shutil.rmtree(workspace, ignore_errors=True)
+    if outcome is None:
+        return None
+    engine.finish_task(
+        task.pk,
+        attempt,
+        outcome.state,
+        exit_code=outcome.exit_code,
+        metrics=outcome.metrics,
+        message=Masker(secrets).mask(outcome.message),
+    )
+    return outcome.state
+
+
+def _run_executor(ctx: TaskContext) -> Outcome | None:
+    try:
+        return executor_for(ctx.task.type).run(ctx)
+    except Stopped:
+        ctx.log.line("[stopped]")
+        return Outcome(State.STOPPED, message=_("Stopped."))
+    except Exception as exc:  # noqa: BLE001 — any executor error fails the task with a masked reason
+        logger.exception("task %s failed", ctx.task.pk)
+        ctx.log.line(f"[error] {type(exc).__name__}: {exc}")
+        return Outcome(State.FAILED, message=f"{type(exc).__name__}: {exc}"[:500])

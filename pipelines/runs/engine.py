@@ -1,0 +1,313 @@
+"""The run state machine (X2, X5–X9, P5–P7). ``advance`` is idempotent and runs under the run's row
+lock: it starts what may start, finishes stages (evaluating their gates), and finishes the run.
+Workers report a task's result with ``finish_task``, which calls ``advance`` again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pipelines.models import GateTemplate
+from pipelines.runs.models import ACTIVE, FINISHED, Run, StageRun, State, TaskRun
+
+logger = logging.getLogger(__name__)
+CONTROL_TYPES = {"delay", "manual_review"}
+
+
+def _definition_task(run: Run, task: TaskRun) -> dict:
+    stage = run.snapshot["stages"][task.stage.index]
+    return stage["tasks"][task.index]
+
+
+def _start_task(run: Run, task: TaskRun, now) -> None:
+    spec = _definition_task(run, task)
+    task.started, task.worker, task.heartbeat = now, "", None
+    if task.type == "delay":
+        task.state = State.WAITING
+        task.wait_until = now + timezone.timedelta(seconds=spec["config"]["seconds"])
+        task.save()
+        from pipelines.runs.tasks import check_timers
+
+        transaction.on_commit(lambda: check_timers.apply_async(countdown=spec["config"]["seconds"]))
+        return
+    if task.type == "manual_review":
+        task.state = State.WAITING
+        minutes = spec["config"].get("timeout_minutes")
+        task.wait_until = now + timezone.timedelta(minutes=minutes) if minutes else None
+        task.approvals = {}
+        task.save()
+        return
+    task.state = State.RUNNING
+    task.save()
+    from pipelines.runs.tasks import execute_task
+
+    transaction.on_commit(lambda: execute_task.delay(task.pk, task.attempt))
+
+
+def _progress_stage(run: Run, stage: StageRun, now) -> str:
+    """Start what may start in ``stage``; return its state afterwards."""
+    tasks = list(stage.tasks.order_by("index"))
+    selected = [t for t in tasks if t.selected]
+    for task in tasks:
+        if not task.selected and task.state == State.PENDING:
+            task.state = State.SKIPPED
+            task.save(update_fields=["state"])
+    if stage.state == State.PENDING:
+        if not selected:
+            stage.state, stage.finished = State.SKIPPED, now
+            stage.save()
+            return stage.state
+        if stage.manual and stage.confirmed_by_id is None:
+            stage.state = State.WAITING
+            stage.save(update_fields=["state"])
+            return stage.state
+        stage.state, stage.started = State.RUNNING, now
+        stage.save()
+    if stage.state == State.WAITING:
+        return stage.state
+    if any(t.state == State.FAILED for t in selected):
+        return _finish_stage(stage, State.FAILED, now)
+    pending = [t for t in selected if t.state == State.PENDING]
+    active = [t for t in selected if t.state in ACTIVE]
+    if pending and (stage.parallel or not active):
+        for task in pending if stage.parallel else pending[:1]:
+            _start_task(run, task, now)
+        return stage.state
+    if active:
+        return stage.state
+    if any(t.state == State.STOPPED for t in selected):
+        return _finish_stage(stage, State.STOPPED, now)
+    return _finish_stage(stage, _evaluate_gates(run, stage, selected), now)
+
+
+def _finish_stage(stage: StageRun, state: str, now) -> str:
+    stage.state, stage.finished = state, now
+    stage.save()
+    return state
+
+
+def _evaluate_gates(run: Run, stage: StageRun, tasks: list[TaskRun]) -> str:
+    """P7: every gate item must hold; a gate whose stage ran no matching task fails."""
+    gates = run.snapshot["stages"][stage.index].get("gates", [])
+    if not gates:
+        return State.SUCCEEDED
+    templates = {t.pk: t for t in GateTemplate.objects.filter(pk__in=[g["template"] for g in gates])}
+    counts = [t.metrics["issue_count"] for t in tasks if t.type == "code_check" and "issue_count" in t.metrics]
+    rates = [t.metrics["pass_rate"] for t in tasks if t.type == "api_test" and "pass_rate" in t.metrics]
+    results, passed = [], True
+    for gate in gates:
+        template = templates.get(gate["template"])
+        for item in template.items if template else []:
+            if item["metric"] == "issue_count":
+                value = sum(counts) if counts else None
+                ok = value is not None and value <= item["threshold"]
+            else:
+                value = min(rates) if rates else None
+                ok = value is not None and value >= item["threshold"]
+            results.append(
+                {
+                    "gate": template.name,
+                    "metric": item["metric"],
+                    "threshold": item["threshold"],
+                    "value": value,
+                    "passed": ok,
+                }
+            )
+            passed = passed and ok
+    stage.gate_result = {"items": results, "passed": passed}
+    stage.save(update_fields=["gate_result"])
+    return State.SUCCEEDED if passed else State.FAILED
+
+
+@transaction.atomic
+def advance(run_id: int) -> str | None:
+    """Move the run forward as far as it can go now."""
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.state not in (State.RUNNING, State.WAITING):
+        return getattr(run, "state", None)
+    now = timezone.now()
+    for stage in run.stages.order_by("index"):
+        if stage.state in FINISHED:
+            if stage.state in (State.FAILED, State.STOPPED):
+                return _finish_run(run, stage.state, now)
+            continue
+        state = _progress_stage(run, stage, now)
+        if state in (State.FAILED, State.STOPPED):
+            return _finish_run(run, state, now)
+        if state in FINISHED:
+            continue
+        waiting = state == State.WAITING or (
+            not stage.tasks.filter(state=State.RUNNING).exists() and stage.tasks.filter(state=State.WAITING).exists()
+        )
+        new_state = State.WAITING if waiting else State.RUNNING
+        if run.state != new_state:
+            run.state = new_state
+            run.save(update_fields=["state"])
+        return run.state
+    return _finish_run(run, State.SUCCEEDED, now)
+
+
+def _finish_run(run: Run, state: str, now) -> str:
+    for stage in run.stages.exclude(state__in=FINISHED):
+        stage.tasks.filter(state=State.PENDING).update(state=State.SKIPPED)
+        stage.state, stage.finished = (State.SKIPPED if stage.state == State.PENDING else state), now
+        stage.save()
+    run.state, run.finished = state, now
+    run.save(update_fields=["state", "finished"])
+    pipeline_id, run_id = run.pipeline_id, run.pk
+    from pipelines.runs.tasks import dispatch_runs, run_finished
+
+    transaction.on_commit(lambda: dispatch_runs.delay(pipeline_id))
+    transaction.on_commit(lambda: run_finished.delay(run_id))
+    return state
+
+
+@transaction.atomic
+def finish_task(task_id: int, attempt: int, state: str, *, exit_code=None, metrics=None, message="") -> bool:
+    """A worker's result. Ignored when the task was stopped, reset or reaped in the meantime."""
+    task = TaskRun.objects.select_for_update().select_related("stage").get(pk=task_id)
+    if task.attempt != attempt or task.state not in ACTIVE:
+        return False
+    task.state, task.finished = state, timezone.now()
+    task.exit_code, task.message = exit_code, message[:500]
+    task.metrics = {**task.metrics, **(metrics or {})}
+    task.save()
+    run_id = task.stage.run_id
+    from pipelines.runs.tasks import advance_run
+
+    transaction.on_commit(lambda: advance_run.delay(run_id))
+    return True
+
+
+def fail_lost_task(task: TaskRun, reason: str) -> bool:
+    """X9: a task whose worker vanished is failed, never left running."""
+    return finish_task(task.pk, task.attempt, State.FAILED, message=reason)
+
+
+@transaction.atomic
+def stop_run(run: Run) -> bool:
+    """X2: stop a queued or running run; running commands are killed by their worker."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.state in FINISHED:
+        return False
+    now = timezone.now()
+    TaskRun.objects.filter(stage__run=run, state__in=[State.PENDING]).update(state=State.SKIPPED)
+    TaskRun.objects.filter(stage__run=run, state__in=ACTIVE).update(state=State.STOPPED, finished=now)
+    run.stages.filter(state__in=[State.PENDING]).update(state=State.SKIPPED, finished=now)
+    run.stages.filter(state__in=[State.RUNNING, State.WAITING]).update(state=State.STOPPED, finished=now)
+    run.state, run.finished = State.STOPPED, now
+    run.save(update_fields=["state", "finished"])
+    pipeline_id = run.pipeline_id
+    from pipelines.runs.tasks import dispatch_runs
+
+    transaction.on_commit(lambda: dispatch_runs.delay(pipeline_id))
+    return True
+
+
+def _reopen(run: Run, tasks) -> None:
+    for task in tasks:
+        task.state, task.attempt = State.PENDING, task.attempt + 1
+        task.started = task.finished = task.exit_code = task.heartbeat = task.wait_until = None
+        task.message, task.worker, task.approvals, task.metrics = "", "", {}, {}
+        task.save()
+    run.state, run.finished, run.error = State.QUEUED, None, ""
+    run.save(update_fields=["state", "finished", "error"])
+
+
+@transaction.atomic
+def retry_run(run: Run) -> bool:
+    """X5: same run, same snapshot, from the failed (or stopped) task on."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.state not in (State.FAILED, State.STOPPED):
+        return False
+    stages = list(run.stages.order_by("index"))
+    first = next((s for s in stages if s.state in (State.FAILED, State.STOPPED)), None)
+    if first is None:
+        return False
+    reopen = []
+    for stage in stages[first.index :]:
+        stage.state, stage.finished, stage.gate_result = State.PENDING, None, {}
+        if stage.index != first.index:
+            stage.confirmed_by = None
+        stage.save()
+        reopen += [t for t in stage.tasks.all() if t.selected and t.state != State.SUCCEEDED]
+    _reopen(run, reopen)
+    pipeline_id = run.pipeline_id
+    from pipelines.runs.tasks import dispatch_runs
+
+    transaction.on_commit(lambda: dispatch_runs.delay(pipeline_id))
+    return True
+
+
+@transaction.atomic
+def rerun_task(run: Run, task: TaskRun) -> bool:
+    """X5: run one task of a finished run again (its stage re-evaluated, later stages untouched)."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.state not in FINISHED or task.type in CONTROL_TYPES:
+        return False
+    stage = task.stage
+    stage.state, stage.finished, stage.gate_result = State.RUNNING, None, {}
+    stage.save()
+    task.selected = True
+    _reopen(run, [task])
+    pipeline_id = run.pipeline_id
+    from pipelines.runs.tasks import dispatch_runs
+
+    transaction.on_commit(lambda: dispatch_runs.delay(pipeline_id))
+    return True
+
+
+@transaction.atomic
+def confirm_stage(run: Run, stage: StageRun, user) -> bool:
+    """X6: a user with execute permission starts a manual stage."""
+    stage = StageRun.objects.select_for_update().get(pk=stage.pk)
+    if stage.state != State.WAITING or not stage.manual:
+        return False
+    stage.confirmed_by, stage.state, stage.started = user, State.RUNNING, timezone.now()
+    stage.save()
+    Run.objects.filter(pk=run.pk, state=State.WAITING).update(state=State.RUNNING)
+    run_id = run.pk
+    from pipelines.runs.tasks import advance_run
+
+    transaction.on_commit(lambda: advance_run.delay(run_id))
+    return True
+
+
+def review(run: Run, task: TaskRun, user, approve: bool) -> str:
+    """X7: named reviewers approve or reject; any-one or all; a rejection fails the run."""
+    with transaction.atomic():
+        task = TaskRun.objects.select_for_update().select_related("stage").get(pk=task.pk)
+        if task.type != "manual_review" or task.state != State.WAITING:
+            return "not_waiting"
+        config = _definition_task(run, task)["config"]
+        if user.username not in config["reviewers"]:
+            return "not_reviewer"
+        if config.get("forbid_starter") and run.triggered_by_id == user.pk:
+            return "starter_forbidden"
+        task.approvals = {**task.approvals, user.username: "approved" if approve else "rejected"}
+        task.save(update_fields=["approvals"])
+        attempt = task.attempt
+    if not approve:
+        finish_task(task.pk, attempt, State.FAILED, message=_("Rejected by %(user)s.") % {"user": user.username})
+        return "rejected"
+    approved = {name for name, verdict in task.approvals.items() if verdict == "approved"}
+    if config["mode"] == "any" or approved >= set(config["reviewers"]):
+        finish_task(task.pk, attempt, State.SUCCEEDED, message=_("Approved."))
+        return "approved"
+    return "recorded"
+
+
+def fire_timers(now=None) -> int:
+    """Finish delay tasks whose time has come and fail reviews that timed out (X7)."""
+    now = now or timezone.now()
+    fired = 0
+    for task in TaskRun.objects.filter(state=State.WAITING, wait_until__lte=now):
+        if task.type == "delay":
+            fired += finish_task(task.pk, task.attempt, State.SUCCEEDED, message=_("Waited."))
+        elif task.type == "manual_review":
+            fired += finish_task(task.pk, task.attempt, State.FAILED, message=_("The review timed out."))
+    return fired

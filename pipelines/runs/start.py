@@ -1,0 +1,223 @@
+"""Starting runs (X1, X3, R2, R5, R6): validate the request, freeze the definition, number the run
+gap-free, take auto-increment values under the pipeline's row lock, and queue it. ``dispatch``
+promotes queued runs in FIFO order while fewer than the limit execute (X3)."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pipelines.definition import referenced_parameters
+from pipelines.models import Pipeline
+from pipelines.runs.models import ACTIVE, Run, RunSecret, StageRun, State, TaskRun, Trigger
+
+GATE_TASK_TYPES = {"code_check", "api_test"}
+_TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
+
+
+def increment(value: str) -> str | None:
+    """R6: 1.0.0 → 1.0.1; a value that does not end in a digit never increments."""
+    match = _TRAILING_NUMBER.match(value or "")
+    if not match:
+        return None
+    digits = match.group(2)
+    return match.group(1) + str(int(digits) + 1).zfill(len(digits))
+
+
+def _resolve_selection(definition: dict, requested) -> tuple[set[str], dict]:
+    """X1: default all; always-run stages stay selected; gate tasks run when any task of their stage runs."""
+    errors: dict[str, list[str]] = {}
+    all_keys = [f"{s['name']}/{t['name']}" for s in definition["stages"] for t in s["tasks"]]
+    if requested in (None, []):
+        return set(all_keys), errors
+    if not isinstance(requested, list) or not all(isinstance(k, str) for k in requested):
+        return set(), {"tasks": [_("Give a list of “<stage>/<task>” names.")]}
+    unknown = sorted(set(requested) - set(all_keys))
+    if unknown:
+        errors["tasks"] = [_("Unknown tasks: %(names)s.") % {"names": ", ".join(unknown[:10])}]
+    selected = set(requested) & set(all_keys)
+    for stage in definition["stages"]:
+        keys = {f"{stage['name']}/{t['name']}" for t in stage["tasks"]}
+        if stage.get("always_run"):
+            selected |= keys
+        if stage.get("gates") and keys & selected:
+            selected |= {f"{stage['name']}/{t['name']}" for t in stage["tasks"] if t["type"] in GATE_TASK_TYPES}
+    if not selected and not errors:
+        errors["tasks"] = [_("Select at least one task.")]
+    return selected, errors
+
+
+def _resolve_parameters(definition: dict, given) -> tuple[dict, dict, dict]:
+    """Runtime values only for runtime parameters (X1); enum values within their choices (R5)."""
+    errors: dict[str, list[str]] = {}
+    given = given or {}
+    if not isinstance(given, dict):
+        return {}, {}, {"parameters": [_("Give an object of parameter names and values.")]}
+    params = {p["name"]: p for p in definition["parameters"]}
+    values, secrets = {}, {}
+    for name, value in given.items():
+        param = params.get(name)
+        key = f"parameters.{name}"[:100]
+        if param is None:
+            errors[key] = [_("No parameter called %(name)s.") % {"name": str(name)[:64]}]
+        elif not param.get("runtime"):
+            errors[key] = [
+                _("%(name)s is not a runtime parameter; it cannot be set when a run starts.") % {"name": name}
+            ]
+        elif not isinstance(value, str) or len(value) > 1000:
+            errors[key] = [_("Give a text value of at most 1000 characters.")]
+        elif param["type"] == "enum" and value not in param["choices"]:
+            errors[key] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(param["choices"])}]
+        elif param.get("secret"):
+            secrets[name] = value
+        else:
+            values[name] = value
+    return values, secrets, errors
+
+
+def _resolve_ref(definition: dict, branch, tag) -> tuple[str, str, dict]:
+    errors: dict[str, list[str]] = {}
+    repo_sources = [s for s in definition["sources"] if s.get("kind") in ("repo", "git", "github_app")]
+    if branch and tag:
+        errors["tag"] = [_("Choose a branch or a tag, not both.")]
+    if tag and not repo_sources:
+        errors["tag"] = [_("Tags can only be chosen for repository sources.")]
+    for value, field in ((branch, "branch"), (tag, "tag")):
+        if value is not None and (not isinstance(value, str) or len(value) > 255 or " " in value or ".." in value):
+            errors[field] = [_("Not a valid Git ref name.")]
+    if not branch and not tag and repo_sources:
+        branch = repo_sources[0].get("default_branch", "")
+    return branch or "", tag or "", errors
+
+
+@transaction.atomic
+def start_run(
+    actor,
+    pipeline: Pipeline,
+    *,
+    branch=None,
+    tag=None,
+    parameters=None,
+    tasks=None,
+    trigger: str = Trigger.MANUAL,
+    trigger_detail: dict | None = None,
+    parent_task=None,
+    check_ref=None,
+) -> Run:
+    """Create a queued run from the pipeline's current definition. The caller checked EXECUTE."""
+    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    definition = copy.deepcopy(pipeline.definition)
+    branch, tag, errors = _resolve_ref(definition, branch, tag)
+    selected, selection_errors = _resolve_selection(definition, tasks)
+    values, secrets, param_errors = _resolve_parameters(definition, parameters)
+    errors.update(selection_errors)
+    errors.update(param_errors)
+    if check_ref is not None and not errors:
+        errors.update(check_ref(definition, branch, tag))
+    if errors:
+        raise ValidationError(errors)
+    values = _take_auto_increments(pipeline, definition, values)
+    number = (pipeline.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+    run = Run.objects.create(
+        pipeline=pipeline,
+        number=number,
+        state=State.QUEUED,
+        trigger=trigger,
+        trigger_detail=trigger_detail or {},
+        triggered_by=actor,
+        branch=branch,
+        tag=tag,
+        selected_tasks=sorted(selected),
+        parameters=values,
+        snapshot=definition,
+        parent_task=parent_task,
+    )
+    for name, value in secrets.items():
+        RunSecret.objects.create(run=run, name=name, value=value)
+    _create_stage_and_task_runs(run, definition, selected)
+    transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
+    return run
+
+
+def _take_auto_increments(pipeline: Pipeline, definition: dict, values: dict) -> dict:
+    """R6: each fresh run whose tasks reference an auto-increment runtime parameter takes the stored value
+    and bumps it, under the pipeline row lock — so concurrent runs never share a version."""
+    used = referenced_parameters(definition)
+    changed = False
+    stored = pipeline.definition
+    for param in stored["parameters"]:
+        if param["type"] != "auto_increment":
+            continue
+        current = values.get(param["name"], param["default"])
+        values[param["name"]] = current
+        nxt = increment(current) if param.get("runtime") and param["name"] in used else None
+        if nxt is not None:
+            param["default"] = nxt
+            changed = True
+    if changed:
+        Pipeline.objects.filter(pk=pipeline.pk).update(definition=stored)
+    return values
+
+
+def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) -> None:
+    for s_index, stage in enumerate(definition["stages"]):
+        stage_run = StageRun.objects.create(
+            run=run, index=s_index, name=stage["name"], manual=stage["manual"], parallel=stage["parallel"]
+        )
+        TaskRun.objects.bulk_create(
+            [
+                TaskRun(
+                    stage=stage_run,
+                    index=t_index,
+                    name=task["name"],
+                    type=task["type"],
+                    selected=f"{stage['name']}/{task['name']}" in selected,
+                )
+                for t_index, task in enumerate(stage["tasks"])
+            ]
+        )
+
+
+def _dispatch_later(pipeline_id: int) -> None:
+    from pipelines.runs.tasks import dispatch_runs
+
+    dispatch_runs.delay(pipeline_id)
+
+
+def max_concurrent(pipeline: Pipeline) -> int:
+    """X3: per pipeline (default 5), never above the deployment's cap."""
+    return max(1, min(pipeline.max_concurrent_runs, settings.PIPELINE_MAX_CONCURRENT_RUNS_CAP))
+
+
+@transaction.atomic
+def dispatch(pipeline_id: int) -> list[int]:
+    """X3: promote the oldest queued runs while fewer than the limit are running or waiting."""
+    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline_id)
+    active = Run.objects.filter(pipeline=pipeline, state__in=ACTIVE).count()
+    free = max_concurrent(pipeline) - active
+    if free <= 0:
+        return []
+    promoted = list(Run.objects.filter(pipeline=pipeline, state=State.QUEUED).order_by("number")[:free])
+    now = timezone.now()
+    for run in promoted:
+        Run.objects.filter(pk=run.pk).update(state=State.RUNNING, started=now)
+    ids = [run.pk for run in promoted]
+    if ids:
+        from pipelines.runs.tasks import advance_run
+
+        for run_id in ids:
+            transaction.on_commit(lambda run_id=run_id: advance_run.delay(run_id))
+    return ids
+
+
+def queue_position(run: Run) -> int | None:
+    if run.state != State.QUEUED:
+        return None
+    return Run.objects.filter(pipeline_id=run.pipeline_id, state=State.QUEUED, number__lt=run.number).count() + 1
