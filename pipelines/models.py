@@ -49,7 +49,9 @@ class Pipeline(models.Model):
     )
     version = models.PositiveIntegerField(_("version"), default=1, help_text=_("Number of the latest saved version."))
     max_concurrent_runs = models.PositiveSmallIntegerField(
-        _("concurrent runs"), default=5, help_text=_("At most this many runs execute at once; more wait in a queue (X3).")
+        _("concurrent runs"),
+        default=5,
+        help_text=_("At most this many runs execute at once; more wait in a queue (X3)."),
     )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
