@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("devops_console.core.api.urls")),
     path("", include("endpoints.api.urls")),
     path("", include("pipelines.api.urls")),
+    path("", include("pipelines.runs.api_urls")),
     path("", include("templates_app.api.urls")),
 ]
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("v1/", include("endpoints.gitauth_urls")),
     path("", include("devops_console.core.urls")),
     path("", include("endpoints.urls")),
+    path("", include("pipelines.runs.urls")),
     path("", include("pipelines.urls")),
     path("", include("templates_app.urls")),
 ]

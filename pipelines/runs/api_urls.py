@@ -1,0 +1,1 @@
+urlpatterns = []  # runs REST API (API.md)

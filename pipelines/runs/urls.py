@@ -1,0 +1,1 @@
+urlpatterns = []  # run pages: start dialog, run detail, history, logs, packages
