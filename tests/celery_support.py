@@ -122,3 +122,10 @@ def system_redis_answers(host="127.0.0.1", port=6379) -> bool:
         return True
     except OSError:
         return False
+
+
+def start_beat(database_url: str | None, tmp_dir) -> subprocess.Popen:
+    """A real Celery beat with the database scheduler (django-celery-beat) on the test database."""
+    argv = [sys.executable, "-m", "celery", "-A", "devops_console", "beat", "-l", "warning", "--pidfile=",
+            "-s", str(tmp_dir / "beat-schedule")]  # fmt: skip
+    return subprocess.Popen(argv, cwd=ROOT, env=worker_env(None, database_url), stdin=subprocess.DEVNULL)

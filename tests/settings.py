@@ -29,3 +29,17 @@ _socket = str(VAR_DIR / f"redis-{os.getpid()}.sock")  # noqa: F405
 EMBEDDED_REDIS_SOCKET = Path(os.environ.setdefault("DEVOPS_TEST_REDIS_SOCKET", _socket))
 if not REDIS_URL:  # noqa: F405
     CELERY_BROKER_URL = CELERY_RESULT_BACKEND = f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
+RUN_WORKER_LOST_SECONDS = 12  # two missed heartbeats; production waits 30 s
+
+# Transactional tests flush the database, which recreates content types with new ids; the long-lived
+# test workers must not keep the old ids cached (guardian looks permissions up by content type).
+from celery.signals import task_prerun  # noqa: E402
+
+
+@task_prerun.connect(weak=False)
+def _forget_content_types(**kwargs):
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.shortcuts import clear_ct_cache
+
+    ContentType.objects.clear_cache()
+    clear_ct_cache()

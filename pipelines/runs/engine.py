@@ -152,8 +152,8 @@ def advance(run_id: int) -> str | None:
 
 
 def _finish_run(run: Run, state: str, now) -> str:
+    TaskRun.objects.filter(stage__run=run, state=State.PENDING).update(state=State.SKIPPED)
     for stage in run.stages.exclude(state__in=FINISHED):
-        stage.tasks.filter(state=State.PENDING).update(state=State.SKIPPED)
         stage.state, stage.finished = (State.SKIPPED if stage.state == State.PENDING else state), now
         stage.save()
     run.state, run.finished = state, now
