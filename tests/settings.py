@@ -16,6 +16,8 @@ from devops_console.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
 CELERY_TASK_ALWAYS_EAGER = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# WhiteNoise otherwise scans every static file whenever a test client builds its handler.
+WHITENOISE_AUTOREFRESH = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: real Celery workers started by the tests must see the same database.
