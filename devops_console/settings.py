@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "endpoints",
     "pipelines",
     "pipelines.runs",
+    "pipelines.triggers",
     "templates_app",
 ]
 

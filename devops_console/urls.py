@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("endpoints.api.urls")),
     path("", include("pipelines.api.urls")),
     path("", include("pipelines.runs.api_urls")),
+    path("", include("pipelines.triggers.api_urls")),
     path("", include("templates_app.api.urls")),
 ]
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("", include("devops_console.core.urls")),
     path("", include("endpoints.urls")),
     path("", include("pipelines.runs.urls")),
+    path("", include("pipelines.triggers.urls")),
     path("", include("pipelines.urls")),
     path("", include("templates_app.urls")),
 ]

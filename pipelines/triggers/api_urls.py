@@ -1,0 +1,1 @@
+urlpatterns = []  # execution-plan API (webhook URL/secret, deliveries, dry-run)

@@ -1,0 +1,1 @@
+urlpatterns = []  # webhook receiver and execution-plan pages
