@@ -13,6 +13,8 @@ import re
 import shlex
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from ._base import AuthenticationFailed, ConnectorError, Context, Unreachable, private_tempdir, write_private_file
@@ -84,11 +86,15 @@ def classify_git_failure(stderr: str, ctx: Context) -> ConnectorError:
     return Unreachable(f"unreachable: git ls-remote failed ({first})" if first else "unreachable: git ls-remote failed")
 
 
-def ls_remote(ctx: Context, url: str, username: str, password: str, *, heads: bool = False,
-              tags: bool = False) -> list[tuple[str, str]]:
-    """Return ``(sha, ref)`` pairs of ``git ls-remote`` against an http(s) ``url``.
+@contextmanager
+def git_environment(ctx: Context, url: str, username: str, password: str) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """``(env, config_args)`` for running git against the http(s) ``url`` with these credentials.
 
-    Raises AddressNotAllowed / AuthenticationFailed / Unreachable / ConnectorError (scrubbed messages).
+    Checks the URL first (http/https, no credentials in it, a plain host, not link-local). ``env`` holds
+    no secret: git asks the askpass script, which answers only prompts for ``url``'s host from 0600
+    files in a private 0700 directory (also git's HOME and the cwd to use) that is removed on exit.
+    ``config_args`` (``-c`` options, placed before the git subcommand) disable credential helpers,
+    redirects and slow transfers, and apply the TLS options (CA bundle or skip-verify).
     """
     split_http_url(url)
     netloc = urlsplit(url).netloc
@@ -114,13 +120,23 @@ def ls_remote(ctx: Context, url: str, username: str, password: str, *, heads: bo
             ca_path = write_private_file(tmp, "ca.pem", ca_file_content(ctx.tls.ca_bundle))
             config += ["-c", f"http.sslCAInfo={ca_path}"]
             env["GIT_SSL_CAINFO"] = ca_path  # the environment variable would override the config otherwise
+        yield env, config
+
+
+def ls_remote(ctx: Context, url: str, username: str, password: str, *, heads: bool = False,
+              tags: bool = False) -> list[tuple[str, str]]:
+    """Return ``(sha, ref)`` pairs of ``git ls-remote`` against an http(s) ``url``.
+
+    Raises AddressNotAllowed / AuthenticationFailed / Unreachable / ConnectorError (scrubbed messages).
+    """
+    with git_environment(ctx, url, username, password) as (env, config):
         cmd = [GIT, *config, "ls-remote"]
         if heads:
             cmd.append("--heads")
         if tags:
             cmd.append("--tags")
         cmd += ["--", url]
-        stdout, stderr, returncode = _run(cmd, env, tmp, ctx.timeout)
+        stdout, stderr, returncode = _run(cmd, env, env["HOME"], ctx.timeout)
     if returncode != 0:
         raise classify_git_failure(stderr, ctx)
     refs = []

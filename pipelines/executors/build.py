@@ -1,5 +1,6 @@
-"""Build task (K1): run the commands in the workspace, then collect artifacts by glob and upload them as
-build packages (package name + version) to the project's release repository (Django storage API)."""
+"""Build task (K1): check out the task's source into ``src`` (``checkout.prepare``), run the commands
+there, then collect artifacts by glob and upload them as build packages (package name + version) to
+the project's release repository (Django storage API)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from pathlib import Path
 from django.core.files import File
 from django.utils.translation import gettext as _
 
+from pipelines.executors import checkout as checkouts
 from pipelines.executors.base import Outcome
 from pipelines.runs.models import BuildPackage, State
 
 
 def run(ctx):
     config = ctx.config
-    checkout = ctx.workspace / "src"
-    checkout.mkdir(exist_ok=True)
+    try:
+        checkout = checkouts.prepare(ctx, config.get("source"))
+    except checkouts.CheckoutFailed as exc:
+        ctx.log.line(f"[checkout] {exc}")
+        return Outcome(State.FAILED, message=str(exc))
     code = ctx.run_command(config["commands"], cwd=checkout, shell=True, timeout=config["timeout_minutes"] * 60)
     if code != 0:
         return Outcome(State.FAILED, exit_code=code, message=_("The commands exited with %(code)s.") % {"code": code})
@@ -43,8 +48,13 @@ def upload(ctx, path: Path, root: Path) -> BuildPackage:
         for block in iter(lambda: handle.read(1024 * 1024), b""):
             digest.update(block)
     package = BuildPackage(
-        project_id=ctx.run.pipeline.project_id, run=ctx.run, task=ctx.task, name=ctx.config["package"],
-        version=ctx.config["version"], filename=str(path.relative_to(root)), size=path.stat().st_size,
+        project_id=ctx.run.pipeline.project_id,
+        run=ctx.run,
+        task=ctx.task,
+        name=ctx.config["package"],
+        version=ctx.config["version"],
+        filename=str(path.relative_to(root)),
+        size=path.stat().st_size,
         sha256=digest.hexdigest(),
     )
     with path.open("rb") as handle:

@@ -97,13 +97,28 @@ def _resolve_ref(definition: dict, branch, tag) -> tuple[str, str, dict]:
     return branch or "", tag or "", errors
 
 
+def start_run(actor, pipeline: Pipeline, *, branch=None, tag=None, **options) -> Run:
+    """Create a queued run from the pipeline's current definition. The caller checked EXECUTE.
+
+    The sources are resolved first, outside the transaction (network: git ls-remote, the registry;
+    ``pipelines.runs.sources``), then the run is created under the pipeline's row lock.
+    """
+    from pipelines.runs.sources import resolve_sources
+
+    current = Pipeline.objects.get(pk=pipeline.pk).definition
+    ref_branch, ref_tag, ref_errors = _resolve_ref(current, branch, tag)
+    resolution = resolve_sources(actor, pipeline, current, ref_branch, ref_tag, check=not ref_errors)
+    return _create_run(actor, pipeline, branch=branch, tag=tag, resolution=resolution, **options)
+
+
 @transaction.atomic
-def start_run(
+def _create_run(
     actor,
     pipeline: Pipeline,
     *,
     branch=None,
     tag=None,
+    resolution,
     parameters=None,
     tasks=None,
     trigger: str = Trigger.MANUAL,
@@ -111,7 +126,6 @@ def start_run(
     parent_task=None,
     check_ref=None,
 ) -> Run:
-    """Create a queued run from the pipeline's current definition. The caller checked EXECUTE."""
     pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
     definition = copy.deepcopy(pipeline.definition)
     branch, tag, errors = _resolve_ref(definition, branch, tag)
@@ -121,6 +135,8 @@ def start_run(
     errors.update(param_errors)
     if check_ref is not None and not errors:
         errors.update(check_ref(definition, branch, tag))
+    for key, messages in resolution.errors_for(definition).items():
+        errors.setdefault(key, messages)
     if errors:
         raise ValidationError(errors)
     values = _take_auto_increments(pipeline, definition, values)
@@ -137,6 +153,8 @@ def start_run(
         selected_tasks=sorted(selected),
         parameters=values,
         snapshot=definition,
+        sources=resolution.sources,
+        commit_id=resolution.commit_id,
         parent_task=parent_task,
     )
     for name, value in secrets.items():
@@ -208,7 +226,9 @@ def dispatch(pipeline_id: int) -> list[int]:
     now = timezone.now()
     for run in promoted:
         Run.objects.filter(pk=run.pk).update(state=State.RUNNING, started=now)
-    ids = [run.pk for run in promoted]
+    from pipelines.runs.preflight import admit
+
+    ids = admit(promoted)  # beyond: runs whose endpoints cannot be used fail here, before any task
     if ids:
         from pipelines.runs.tasks import advance_run
 
