@@ -18,6 +18,17 @@ logger = logging.getLogger(__name__)
 CONTROL_TYPES = {"delay", "manual_review"}
 
 
+def advance_soon(run_id: int) -> None:
+    """Advance now, in this process, after the caller's commit; a worker retries it if that fails."""
+    try:
+        advance(run_id)
+    except Exception:  # noqa: BLE001 — e.g. a locked database: hand it to a worker
+        logger.warning("advancing run %s inline failed; queued for a worker", run_id, exc_info=True)
+        from pipelines.runs.tasks import advance_run
+
+        advance_run.delay(run_id)
+
+
 def _definition_task(run: Run, task: TaskRun) -> dict:
     stage = run.snapshot["stages"][task.stage.index]
     return stage["tasks"][task.index]
@@ -158,17 +169,21 @@ def _finish_run(run: Run, state: str, now) -> str:
         stage.save()
     run.state, run.finished = state, now
     run.save(update_fields=["state", "finished"])
-    pipeline_id, run_id = run.pipeline_id, run.pk
-    from pipelines.runs.tasks import dispatch_runs, run_finished
+    run_id = run.pk
+    from pipelines.runs.tasks import run_finished
 
-    transaction.on_commit(lambda: dispatch_runs.delay(pipeline_id))
-    transaction.on_commit(lambda: run_finished.delay(run_id))
+    transaction.on_commit(lambda: run_finished.delay(run_id))  # frees the slot and notifies parents
     return state
 
 
 @transaction.atomic
-def finish_task(task_id: int, attempt: int, state: str, *, exit_code=None, metrics=None, message="") -> bool:
-    """A worker's result. Ignored when the task was stopped, reset or reaped in the meantime."""
+def finish_task(
+    task_id: int, attempt: int, state: str, *, exit_code=None, metrics=None, message="", inline: bool = False
+) -> bool:
+    """A worker's result. Ignored when the task was stopped, reset or reaped in the meantime.
+
+    ``inline``: the caller is a worker that may advance the run itself (no extra broker hop).
+    """
     task = TaskRun.objects.select_for_update().select_related("stage").get(pk=task_id)
     if task.attempt != attempt or task.state not in ACTIVE:
         return False
@@ -177,9 +192,12 @@ def finish_task(task_id: int, attempt: int, state: str, *, exit_code=None, metri
     task.metrics = {**task.metrics, **(metrics or {})}
     task.save()
     run_id = task.stage.run_id
-    from pipelines.runs.tasks import advance_run
+    if inline:
+        transaction.on_commit(lambda: advance_soon(run_id))
+    else:
+        from pipelines.runs.tasks import advance_run
 
-    transaction.on_commit(lambda: advance_run.delay(run_id))
+        transaction.on_commit(lambda: advance_run.delay(run_id))
     return True
 
 

@@ -204,9 +204,14 @@ def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) 
 
 
 def _dispatch_later(pipeline_id: int) -> None:
-    from pipelines.runs.tasks import dispatch_runs
+    """Promote right away when a slot is free (one broker hop less per run); the worker's dispatch task
+    is the fallback when that fails, so a start is never lost."""
+    try:
+        dispatch(pipeline_id)
+    except Exception:  # noqa: BLE001 — e.g. a locked database: let a worker retry it
+        from pipelines.runs.tasks import dispatch_runs
 
-    dispatch_runs.delay(pipeline_id)
+        dispatch_runs.delay(pipeline_id)
 
 
 def max_concurrent(pipeline: Pipeline) -> int:
@@ -229,11 +234,10 @@ def dispatch(pipeline_id: int) -> list[int]:
     from pipelines.runs.preflight import admit
 
     ids = admit(promoted)  # beyond: runs whose endpoints cannot be used fail here, before any task
-    if ids:
-        from pipelines.runs.tasks import advance_run
+    from pipelines.runs.engine import advance_soon
 
-        for run_id in ids:
-            transaction.on_commit(lambda run_id=run_id: advance_run.delay(run_id))
+    for run_id in ids:
+        transaction.on_commit(lambda run_id=run_id: advance_soon(run_id))
     return ids
 
 
