@@ -12,13 +12,14 @@ import difflib
 
 import yaml
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
-from devops_console.core.models import Membership
-from devops_console.core.permissions import USE
+from devops_console.core.models import ADMIN_ROLES, Membership, Role
+from devops_console.core.permissions import USE, is_active_user
 from endpoints.models import EndpointUsage, ServiceEndpoint
 from pipelines import permissions
 from pipelines.definition import (
@@ -28,6 +29,7 @@ from pipelines.definition import (
     referenced_pipelines,
     validate_definition,
 )
+from pipelines.definition.base import as_int
 from pipelines.models import GateTemplate, HostGroup, Pipeline, PipelineFollow, PipelineSecret, PipelineVersion
 
 #: sent with (pipeline, actor, version) after a saved change; and (pipeline, actor) before deletion
@@ -213,6 +215,57 @@ def from_yaml(text: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = _(" (line %(line)s)") % {"line": mark.line + 1} if mark else ""
         raise ValidationError({"yaml": [_("Not valid YAML%(where)s.") % {"where": where}]}) from None
+    except RecursionError:  # deep nesting: the YAML composer recurses
+        raise ValidationError({"yaml": [_("The document is nested too deeply.")]}) from None
     if not isinstance(data, dict):
         raise ValidationError({"yaml": [_("The document must be a mapping with name, stages, …")]})
     return data
+
+
+GATE_METRICS = {"issue_count": 1_000_000, "pass_rate": 100}  # metric -> highest threshold
+
+
+def can_add_gate_template(actor, project) -> bool:
+    """Whether ``actor`` may create gate templates in ``project`` (the ADD rule of ``GateTemplate.restrict_q``)."""
+    if not is_active_user(actor):
+        return False
+    if actor.is_superuser:
+        return True
+    roles = [*ADMIN_ROLES, Role.DEVELOPER, Role.TESTER]
+    return Membership.objects.filter(project=project, user=actor, role__in=roles).exists()
+
+
+@transaction.atomic
+def create_gate_template(actor, project, name, items) -> GateTemplate:
+    """P7: a project gate template from items "code-check issue count ≤ N" and/or "API-test pass rate ≥ N %".
+
+    Errors are keyed ``name``, ``items`` and ``items[<i>].threshold``; nothing is saved on error.
+    The actor must be allowed to add gate templates in ``project`` (creator, managers, developers, testers).
+    """
+    if not can_add_gate_template(actor, project):
+        raise PermissionDenied
+    errors: dict[str, list[str]] = {}
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 100:
+        errors["name"] = [_("Enter a name of 1 to 100 characters.")]
+    elif GateTemplate.objects.filter(name__iexact=name).filter(Q(project=project) | Q(project__isnull=True)).exists():
+        errors["name"] = [_("A gate template named “%(name)s” already exists.") % {"name": name}]
+    clean: list[dict] = []
+    if not isinstance(items, list) or not items:
+        errors["items"] = [_("Choose at least one gate item: code-check issue count or API-test pass rate.")]
+        items = []
+    for index, entry in enumerate(items):
+        metric = entry.get("metric") if isinstance(entry, dict) else None
+        if metric not in GATE_METRICS or any(i["metric"] == metric for i in clean):
+            errors.setdefault("items", []).append(_("Each gate item (issue count, pass rate) may appear once."))
+            continue
+        threshold = as_int(entry.get("threshold"))
+        if threshold is None or not 0 <= threshold <= GATE_METRICS[metric]:
+            errors[f"items[{index}].threshold"] = [
+                _("Enter a whole number from 0 to %(max)s.") % {"max": GATE_METRICS[metric]}
+            ]
+            continue
+        clean.append({"metric": metric, "threshold": threshold})
+    if errors:
+        raise ValidationError(errors)
+    return GateTemplate.objects.create(project=project, name=name, items=clean)

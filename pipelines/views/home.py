@@ -1,16 +1,12 @@
-"""Services › Pipelines. The pipeline list itself arrives with the pipeline definitions (SPEC §3)."""
+"""Services › Pipelines (P0.2): the pipeline list across my projects (P1)."""
 
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.views.generic import TemplateView
+from django.urls import reverse
 
-from devops_console.core.models import Project
-from devops_console.core.permissions import VIEW
+from pipelines.views.list import PipelineListView
 
 
-class PipelineHomeView(LoginRequiredMixin, TemplateView):
-    template_name = "pipelines/home.html"
-
+class PipelineHomeView(PipelineListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["projects"] = Project.objects.restrict(self.request.user, VIEW)[:50]
+        context["templates_url"] = reverse("template-home")  # M1: templates are reachable from the pipeline home
         return context

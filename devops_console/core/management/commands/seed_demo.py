@@ -1,4 +1,5 @@
-"""``python manage.py seed_demo``: a demo project with one member per role, for a newcomer to look at.
+"""``python manage.py seed_demo``: a demo project with one member per role and two demo pipelines, for a
+newcomer to look at.
 
 Idempotent: running it again changes nothing. Later capabilities add their demo objects here.
 """
@@ -18,6 +19,88 @@ DEMO_USERS = {
     "demo-participant": Role.PARTICIPANT,
     "demo-viewer": Role.VIEWER,
 }
+
+
+#: demo pipelines (P1–P4): name -> (creator, definition without the name)
+DEMO_PIPELINES = {
+    "web-app": (
+        "demo-developer",
+        {
+            "description": "Builds the web app, checks it and runs its API smoke tests.",
+            "parameters": [
+                {"name": "releaseversion", "type": "auto_increment", "default": "1.0.0", "runtime": True},
+                {"name": "env", "type": "enum", "choices": ["dev", "staging"], "default": "dev", "runtime": True},
+            ],
+            "stages": [
+                {
+                    "name": "Build",
+                    "tasks": [
+                        {
+                            "name": "compile",
+                            "type": "build",
+                            "config": {
+                                "commands": "make build",
+                                "artifacts": ["dist/*"],
+                                "package": "web-app",
+                                "version": "${releaseversion}",
+                            },
+                        }
+                    ],
+                },
+                {
+                    "name": "Check",
+                    "parallel": True,
+                    "tasks": [
+                        {"name": "lint", "type": "code_check", "config": {"preset": "ruff"}},
+                        {"name": "unit tests", "type": "build", "config": {"commands": "make test"}},
+                    ],
+                },
+                {
+                    "name": "Smoke test",
+                    "tasks": [
+                        {
+                            "name": "health",
+                            "type": "api_test",
+                            "config": {
+                                "mode": "http",
+                                "checks": [{"url": "https://example.com/", "expected_status": 200}],
+                            },
+                        }
+                    ],
+                },
+            ],
+            "triggers": {"push": {"enabled": True, "branches": {"include": ["main"], "exclude": []}}},
+        },
+    ),
+    "nightly-report": (
+        "demo-manager",
+        {
+            "description": "Runs every weekday night.",
+            "stages": [
+                {
+                    "name": "Report",
+                    "tasks": [{"name": "collect", "type": "build", "config": {"commands": "make report"}}],
+                }
+            ],
+            "triggers": {
+                "schedules": [{"enabled": True, "days": ["mon", "tue", "wed", "thu", "fri"], "time": "02:30"}]
+            },
+        },
+    ),
+}
+
+
+def seed_pipelines(project, users) -> list[str]:
+    """Create the demo pipelines that do not exist yet (idempotent)."""
+    from pipelines import services
+    from pipelines.models import Pipeline
+
+    created = []
+    for name, (creator, definition) in DEMO_PIPELINES.items():
+        if not Pipeline.objects.filter(project=project, name=name).exists():
+            services.create_pipeline(users[creator], project, {"name": name, **definition})
+            created.append(name)
+    return created
 
 
 class Command(BaseCommand):
@@ -45,4 +128,7 @@ class Command(BaseCommand):
         admin = User.objects.filter(is_superuser=True).order_by("pk").first()
         if admin and not Membership.objects.filter(project=project, user=admin).exists():
             Membership.objects.create(project=project, user=admin, role=Role.MANAGER)
+        created = seed_pipelines(project, users)
         self.stdout.write(f"Demo project ready: {len(DEMO_USERS)} users (demo-*), password '{password}'.")
+        if created:
+            self.stdout.write(f"Demo pipelines created: {', '.join(created)}.")

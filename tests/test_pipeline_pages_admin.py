@@ -1,0 +1,68 @@
+"""Pipeline admin (I2, A6): restricted to what the staff user may see and do; the definition read-only;
+secret parameter values never shown; name changes go through the service (a new version)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from pipelines.models import HostGroup, Pipeline
+from tests.test_pipeline_pages import SECRET, make_other_pipeline, make_pipeline
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pipeline(world):
+    return make_pipeline(world)
+
+
+@pytest.fixture
+def other_pipeline(world):
+    return make_other_pipeline(world)
+
+
+def staff(world, actor):
+    user = world.users[actor]
+    user.is_staff = True
+    user.save()
+    return user
+
+
+def test_admin_lists_only_visible_pipelines_and_hides_secrets(client, world, pipeline, other_pipeline):
+    client.force_login(staff(world, "viewer"))
+    listing = client.get("/admin/pipelines/pipeline/").content.decode()
+    assert "web-app" in listing and "theirs" not in listing
+    page = client.get(f"/admin/pipelines/pipeline/{pipeline.pk}/change/").content.decode()
+    assert "token (set)" in page and SECRET not in page and "releaseversion" in page
+    assert client.get(f"/admin/pipelines/pipeline/{other_pipeline.pk}/change/").status_code == 302
+    versions = client.get("/admin/pipelines/pipelineversion/").content.decode()
+    assert "web-app" in versions and "theirs" not in versions
+
+
+def test_admin_edit_needs_modify_and_goes_through_the_service(client, world, pipeline):
+    client.force_login(staff(world, "viewer"))
+    url = f"/admin/pipelines/pipeline/{pipeline.pk}/change/"
+    assert client.post(url, {"name": "x", "description": ""}).status_code == 403
+    client.force_login(staff(world, "manager"))
+    data = {
+        "name": "renamed",
+        "description": "d",
+        "role_permissions-TOTAL_FORMS": "7",
+        "role_permissions-INITIAL_FORMS": "7",
+        "person_permissions-TOTAL_FORMS": "0",
+        "person_permissions-INITIAL_FORMS": "0",
+    }
+    for i, perm in enumerate(pipeline.role_permissions.order_by("pk")):
+        data[f"role_permissions-{i}-id"] = perm.pk
+        data[f"role_permissions-{i}-pipeline"] = pipeline.pk
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    pipeline = Pipeline.objects.get(pk=pipeline.pk)
+    assert (pipeline.name, pipeline.version) == ("renamed", 2)
+
+
+def test_superuser_sees_host_groups_and_gate_templates(client, world):
+    HostGroup.objects.create(project=world.project, name="web")
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-1")
+    client.force_login(admin)
+    assert "web" in client.get("/admin/pipelines/hostgroup/").content.decode()
+    assert client.get("/admin/pipelines/gatetemplate/").status_code == 200
