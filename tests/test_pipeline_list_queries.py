@@ -54,3 +54,33 @@ def test_superuser_list_query_count(world):
     create(world, 45, start=5)
     many, response = count_queries(client, "/pipelines/")
     assert few == many and len(response.context["object_list"]) == 50
+
+
+def test_run_columns_and_last_run_by_me(client, world, django_assert_max_num_queries):
+    """P1: the list shows each pipeline's last run (number, branch, trigger, who, stage states) with the same
+    number of queries for few and many runs; "last run by me" filters on who started the last run."""
+    from pipelines import services as pipeline_services
+    from pipelines.runs.models import Run, StageRun
+
+    def make(name, runner, runs):
+        pipeline = pipeline_services.create_pipeline(world.users["developer"], world.project, {
+            "name": name, "stages": [{"name": "Build", "tasks": [
+                {"name": "c", "type": "build", "config": {"commands": "true"}}]}]})
+        for number in range(1, runs + 1):
+            run = Run.objects.create(pipeline=pipeline, number=number, state="succeeded", branch="main",
+                                     triggered_by=world.users[runner], commit_id="abcdef1234567")
+            StageRun.objects.create(run=run, index=0, name="Build", state="succeeded")
+        return pipeline
+
+    make("mine-last", "tester", 3)
+    client.force_login(world.users["tester"])
+    url = f"/projects/{world.project.pk}/pipelines/"
+    with django_assert_max_num_queries(30) as few:
+        body = client.get(url).content.decode()
+    assert "#3" in body and "abcdef12" in body and "tester" in body and 'state-succeeded' in body
+    for i in range(6):
+        make(f"other-{i}", "manager", 2)
+    with django_assert_max_num_queries(30) as many:
+        body = client.get(url + "?filter=last_run_by_me").content.decode()
+    assert "mine-last" in body and "other-0" not in body
+    assert len(few.captured_queries) == len(many.captured_queries)

@@ -1,0 +1,258 @@
+"""Benchmark of the pipeline list API (not a test): seed N pipelines over M projects, then time
+``GET /api/v1/projects/{id}/pipelines/`` through Django's test Client (the whole middleware, auth,
+permission and serialization stack, in process — server time without the network).
+
+    DJANGO_SETTINGS_MODULE=devops_console.settings .venv/bin/python bench/pipeline_list.py \\
+        --pipelines 10000 --projects 50 [--database-url postgres://…/bench] [--report docs/benchmarks.md]
+
+Without ``--database-url`` it uses a throwaway SQLite file under ``var/bench/`` (recreated each run).
+With it, the database must exist and be empty or a previous bench database: tables are migrated and
+the bench rows (projects named ``bench-…``) are replaced. Goal: p95 ≤ 100 ms, constant query count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+BATCH = 1000
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipelines", type=int, default=10_000)
+    parser.add_argument("--projects", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario")
+    parser.add_argument("--database-url", help="e.g. postgres://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--report", help="markdown file whose section for this backend is replaced")
+    return parser.parse_args(argv)
+
+
+def configure(args) -> None:
+    """Environment before Django reads its settings: a throwaway var dir, the database, test host."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_console.settings")
+    if not args.database_url:
+        shutil.rmtree(BENCH_DIR, ignore_errors=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["DEVOPS_VAR_DIR"] = str(BENCH_DIR)
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+        os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+        os.environ.setdefault("FIELD_ENCRYPTION_KEY", "hUq0A0SRn7t8bXvZ1qxz0oU2w0k1tgMZ4Zf7Q2yXe6Y=")
+    import django
+
+    django.setup()
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def sample_definition(name: str) -> dict:
+    """A realistic small definition, normalized by the validator once and reused."""
+    from pipelines.definition import DefinitionContext, validate_definition
+
+    raw = {
+        "name": name,
+        "description": "Builds, checks and ships the service",
+        "parameters": [
+            {"name": "releaseversion", "type": "auto_increment", "default": "1.0.0", "runtime": True},
+            {"name": "env", "type": "enum", "choices": "dev,staging,prod", "default": "dev", "runtime": True},
+        ],
+        "stages": [
+            {"name": "Build", "tasks": [{"name": "compile", "type": "build", "config": {
+                "commands": "make build VERSION=${releaseversion}", "artifacts": ["dist/*"], "package": "svc",
+                "version": "${releaseversion}"}}]},
+            {"name": "Check", "parallel": True, "tasks": [
+                {"name": "lint", "type": "code_check", "config": {"preset": "ruff", "command": "ruff check ."}},
+                {"name": "unit", "type": "build", "config": {"commands": "make test ENV=${env}"}}]},
+            {"name": "Approve", "manual": True,
+             "tasks": [{"name": "wait", "type": "delay", "config": {"seconds": 60}}]},
+        ],
+        "triggers": {"push": {"enabled": True, "branches": {"include": ["main", "release/*"]}}},
+    }  # fmt: skip
+    definition, _secrets = validate_definition(raw, DefinitionContext())
+    return definition
+
+
+def seed(n_pipelines: int, n_projects: int):
+    """Projects ``bench-NN`` owned by ``bench-owner``; ``bench`` is a developer in all of them."""
+    from django.contrib.auth import get_user_model
+
+    from devops_console.core import services as core_services
+    from devops_console.core.models import ApiToken, Membership, Project, Role
+
+    User = get_user_model()
+    Project.objects.filter(name__startswith="bench-").delete()
+    User.objects.filter(username__in=["bench", "bench-owner"]).delete()
+    owner = User.objects.create_user("bench-owner")
+    user = User.objects.create_user("bench")
+    projects = [core_services.create_project(owner, f"bench-{i:03d}") for i in range(n_projects)]
+    for project in projects:  # before the pipelines exist: the membership signal has nothing to sync
+        Membership.objects.create(project=project, user=user, role=Role.DEVELOPER)
+    seed_pipelines(projects, n_pipelines, owner, user)
+    _token, raw = ApiToken.issue(user, "bench")
+    return projects, raw
+
+
+def seed_pipelines(projects, n_pipelines, owner, user) -> None:
+    from pipelines.models import Pipeline, PipelineFollow, PipelineVersion
+
+    template = sample_definition("svc")
+    for start in range(0, n_pipelines, BATCH):
+        rows = []
+        for i in range(start, min(start + BATCH, n_pipelines)):
+            name = f"service-{i:05d}"
+            creator = user if i % 7 == 0 else owner
+            rows.append(Pipeline(project=projects[i % len(projects)], name=name, description="Builds the service",
+                                 creator=creator, definition={**template, "name": name}))  # fmt: skip
+        created = Pipeline.objects.bulk_create(rows)
+        if created[0].pk is None:  # backends that do not return ids
+            created = list(Pipeline.objects.filter(name__in=[p.name for p in rows]).order_by("pk"))
+        PipelineVersion.objects.bulk_create(
+            [PipelineVersion(pipeline=p, number=1, definition=p.definition, author=p.creator) for p in created]
+        )
+        PipelineFollow.objects.bulk_create([PipelineFollow(pipeline=p, user=user) for p in created[::10]])
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def measure(client, token: str, urls: list[str], n: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = {"HTTP_X_AUTH_TOKEN": token}
+    client.get(urls[0], **headers)  # warm-up (imports, the token's last_used_at write)
+    counts = set()
+    for url in urls[: min(len(urls), 10)]:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url, **headers).status_code == 200
+        counts.add(len(ctx.captured_queries))
+    times, cpu = [], []
+    for i in range(n):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(urls[i % len(urls)], **headers)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response.status_code == 200, response.content[:300]
+    times.sort()
+    return {
+        "p50": statistics.median(times),
+        "p95": times[max(0, int(len(times) * 0.95) - 1)],
+        "max": times[-1],
+        "cpu": statistics.median(cpu),
+        "queries": sorted(counts),
+    }
+
+
+def scenarios(projects) -> dict[str, list[str]]:
+    base = [f"/api/v1/projects/{p.pk}/pipelines/" for p in projects]
+    return {
+        "list, first page (25)": base,
+        "list, page_size=100": [f"{u}?page_size=100" for u in base],
+        "list, last page": [f"{u}?page=last" for u in base],
+        "list, ?search=": [f"{u}?search=service-00" for u in base],
+        "list, ?filter=mine": [f"{u}?filter=mine" for u in base],
+    }
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    from django.db import connection
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
+    mem = re.search(r"MemTotal:\s+(\d+)", _read("/proc/meminfo"))
+    with connection.cursor() as cursor:
+        cursor.execute("select sqlite_version()" if connection.vendor == "sqlite" else "show server_version")
+        db_version = cursor.fetchone()[0]
+    return {
+        "cpu": f"{cpu} × {os.cpu_count()}",
+        "memory": f"{int(mem.group(1)) // 1024 // 1024} GiB" if mem else "?",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "database": f"{connection.vendor} {db_version}",
+        "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def markdown(args, info: dict, results: dict, seeded_s: float) -> str:
+    per_project = args.pipelines // max(args.projects, 1)
+    lines = [
+        f"{args.pipelines:,} pipelines over {args.projects} projects (~{per_project} per project), "
+        f"{args.requests} requests per scenario; seeding took {seeded_s:.1f} s.",
+        "",
+        f"Machine: {info['cpu']}, {info['memory']}; {info['os']}; Python {info['python']}; {info['database']}; "
+        f"load average at the end {info['load']} (shared machine).",
+        "",
+        "| scenario | p50 ms | p95 ms | max ms | app CPU p50 ms | queries per request |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, r in results.items():
+        queries = ", ".join(str(q) for q in r["queries"])
+        lines.append(f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | {r['cpu']:.1f} | {queries} |")
+    worst = max(r["p95"] for r in results.values())
+    constant = all(len(r["queries"]) == 1 for r in results.values())
+    verdict = "met" if worst <= 100 and constant else "NOT met"
+    lines += ["", f"Goal p95 ≤ 100 ms with a constant query count: **{verdict}** (worst p95 {worst:.1f} ms)."]
+    return "\n".join(lines)
+
+
+def write_report(path: Path, backend: str, body: str) -> None:
+    start, end = f"<!-- bench:pipeline_list:{backend} -->", f"<!-- /bench:pipeline_list:{backend} -->"
+    block = f"{start}\n{body}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + f"\n\n{block}\n"
+    path.write_text(text)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    configure(args)
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    projects, token = seed(args.pipelines, args.projects)
+    seeded_s = time.perf_counter() - started
+    client = Client()
+    results = {name: measure(client, token, urls, args.requests) for name, urls in scenarios(projects).items()}
+    body = markdown(args, machine_info(), results, seeded_s)
+    print(body)
+    if args.report:
+        write_report(Path(args.report), connection.vendor, body)
+
+
+if __name__ == "__main__":
+    main()
