@@ -143,6 +143,8 @@ CELERY_BEAT_SCHEDULE = {
     "endpoints-daily-reverify": {"task": "endpoints.reverify_all", "schedule": crontab(hour=3, minute=17)},
     "runs-reap-lost-tasks": {"task": "runs.reap", "schedule": 15.0},
     "runs-check-timers": {"task": "runs.check_timers", "schedule": 10.0},
+    # T5: fire due schedule slots beat missed, and apply each pipeline's missed-slot policy
+    "triggers-scan-schedules": {"task": "triggers.scan_schedules", "schedule": 60.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -206,6 +208,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "devops_console.core.api.pagination.Pagination",
+    # Size-bounded, recursion-safe JSON for every API (never a 500 for odd input).
+    "DEFAULT_PARSER_CLASSES": [
+        "devops_console.core.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "devops_console.core.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -36,13 +36,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devops_console.core.api.auth import TokenAuthentication
+from devops_console.core.api.parsers import SafeJSONParser as JSONParser
 from devops_console.core.models import Project
 from devops_console.core.permissions import ADD, DELETE, VIEW, get_object_for_action
 from endpoints import services
@@ -189,16 +189,6 @@ def svcstg_exception_handler(exc, context):
 # --- plumbing ---------------------------------------------------------------------------------------
 
 
-class _JSONParser(JSONParser):
-    """JSONParser that also turns a too deeply nested document into a parse error (not a 500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError(_("JSON parse error - nested too deeply.")) from None
-
-
 class _AlwaysJSON(BaseContentNegotiation):
     """Answer JSON whatever ``Accept`` says (the seed's clients send none or */*)."""
 
@@ -215,7 +205,7 @@ class _AlwaysJSON(BaseContentNegotiation):
 class _SvcStgView(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
-    parser_classes = [_JSONParser]
+    parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AlwaysJSON
 

@@ -8,6 +8,7 @@ audit trail, and never put a secret value into a message, a log line or an audit
 
 from __future__ import annotations
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from devops_console.core.logmask import active_secrets
 from devops_console.core.permissions import CHANGE, USE, VIEW, can, is_active_user
 from endpoints import audit, connectors
 from endpoints.models import AuditEntry, Credential, Scope, ServiceEndpoint, Status
-from endpoints.types import CREDENTIAL_KINDS, TYPES, get_type
+from endpoints.types import CREDENTIAL_KINDS, PRIVATE_KEY_MAX, TYPES, get_type
 from endpoints.validation import validate_endpoint
 
 NAME_MAX = 128
@@ -479,9 +480,29 @@ def _secret_errors(kind: str, secret) -> list[str]:
     """Validate a credential's secret by the rules of the endpoint types of its kind (E6)."""
     if not isinstance(secret, str):
         return [_("Must be text.")]
-    etype = next(t for t in TYPES.values() if t.credential_kind == kind)
+    etype = next((t for t in TYPES.values() if t.credential_kind == kind), None)
+    if etype is None:  # a kind no endpoint type uses: "ssh_key" (host-group hosts)
+        return _ssh_key_errors(secret) if kind == "ssh_key" else []
     found = validate_endpoint(etype.key, {etype.secret_fields()[0].name: secret}, partial=True)
     return [message for messages in found.values() for message in messages]
+
+
+def _ssh_key_errors(secret: str) -> list[str]:
+    """An unencrypted SSH private key: OpenSSH format or PEM (PKCS#1, PKCS#8, SEC1)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_ssh_private_key
+
+    if len(secret) > PRIVATE_KEY_MAX:
+        return [_("At most %(n)s characters.") % {"n": PRIVATE_KEY_MAX}]
+    data = secret.strip().encode("utf-8", "replace") + b"\n"
+    for load in (load_ssh_private_key, load_pem_private_key):
+        try:
+            load(data, password=None)
+            return []
+        except TypeError:  # "Password was not given but private key is encrypted"
+            return [_("The key is protected by a passphrase; store the key without one.")]
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+    return [_("Not a valid SSH private key; paste the private key file (OpenSSH or PEM format).")]
 
 
 def _identity_errors(identity) -> list[str]:
@@ -584,6 +605,12 @@ def credential_usage(credential: Credential, user=None) -> dict:
 
 @transaction.atomic
 def delete_credential(actor, credential: Credential) -> None:
+    hosts = [
+        {"label": f"{h.group.name} › {h}", "host_group_id": h.group_id}
+        for h in credential.hosts.select_related("group")
+    ]
+    if hosts:  # host groups log in with it (R7); the database protects the reference too
+        raise EndpointInUse(hosts)
     if credential.endpoints.exists():
         raise EndpointInUse(
             [{"label": e["name"], "endpoint_id": e["id"]} for e in credential_usage(credential)["endpoints"]]

@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from devops_console.core.api.errors import Conflict
+from devops_console.core.api.parsers import SafeJSONParser as JSONParser
 from devops_console.core.api.permissions import ProjectScopedMixin
 from devops_console.core.permissions import ADMINISTER, USE, VIEW
 from endpoints import connectors, services

@@ -19,13 +19,13 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
 from devops_console.core.api.errors import Conflict
+from devops_console.core.api.parsers import PlainTextParser, SafeJSONParser, XYamlTextParser, YamlTextParser
 from devops_console.core.api.permissions import ProjectScopedMixin
 from devops_console.core.models import ADD_PIPELINE, Membership
 from devops_console.core.permissions import CHANGE, DELETE, VIEW, can
 from pipelines import hostgroups, services
 from pipelines import permissions as perms
 from pipelines.api import serializers as s
-from pipelines.api.parsers import PlainTextParser, SafeJSONParser, XYamlTextParser, YamlTextParser
 from pipelines.models import HostGroup, Pipeline, PipelineFollow
 
 FILTERS = ("all", "mine", "last_run_by_me")

@@ -125,6 +125,7 @@ def _create_run(
     trigger_detail: dict | None = None,
     parent_task=None,
     check_ref=None,
+    ref_info: dict | None = None,
 ) -> Run:
     pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
     definition = copy.deepcopy(pipeline.definition)
@@ -140,6 +141,7 @@ def _create_run(
     if errors:
         raise ValidationError(errors)
     values = _take_auto_increments(pipeline, definition, values)
+    sources, commit_id, commit_message = _apply_ref_info(definition, resolution, ref_info)
     number = (pipeline.runs.aggregate(n=Max("number"))["n"] or 0) + 1
     run = Run.objects.create(
         pipeline=pipeline,
@@ -153,8 +155,9 @@ def _create_run(
         selected_tasks=sorted(selected),
         parameters=values,
         snapshot=definition,
-        sources=resolution.sources,
-        commit_id=resolution.commit_id,
+        sources=sources,
+        commit_id=commit_id,
+        commit_message=commit_message,
         parent_task=parent_task,
     )
     for name, value in secrets.items():
@@ -162,6 +165,25 @@ def _create_run(
     _create_stage_and_task_runs(run, definition, selected)
     transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
     return run
+
+
+REF_INFO_KEYS = ("source_branch", "target_branch", "tag", "commit_id")
+
+
+def _apply_ref_info(definition: dict, resolution, ref_info: dict | None) -> tuple[dict, str, str]:
+    """What started the run (a webhook: the pushed commit, MR branches; R2) over the resolved sources:
+    ``ref_info`` keys ``source_branch``, ``target_branch``, ``tag``, ``commit_id`` go to the primary
+    repository alias's ``run.sources`` entry, ``commit_id`` / ``commit_message`` to the run."""
+    sources, commit_id = dict(resolution.sources), resolution.commit_id
+    if not ref_info:
+        return sources, commit_id, ""
+    from pipelines.runs.sources import primary_alias
+
+    alias = primary_alias(definition)
+    given = {key: str(ref_info[key]) for key in REF_INFO_KEYS if ref_info.get(key)}
+    if alias and given:
+        sources[alias] = {**sources.get(alias, {}), **given}
+    return sources, given.get("commit_id") or commit_id, str(ref_info.get("commit_message") or "")[:500]
 
 
 def _take_auto_increments(pipeline: Pipeline, definition: dict, values: dict) -> dict:

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from devops_console.core.api.parsers import SafeJSONParser as JSONParser
 from devops_console.core.api.permissions import RestrictedViewMixin
 from devops_console.core.permissions import CHANGE, DELETE, VIEW, get_object_for_action
 from pipelines.definition.base import as_int

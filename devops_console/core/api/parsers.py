@@ -1,4 +1,4 @@
-"""Request parsers of the pipelines API that never turn odd input into a 500.
+"""Request parsers of the API that never turn odd input into a 500.
 
 Django bounds ``request.body`` by ``DATA_UPLOAD_MAX_MEMORY_SIZE``, but DRF parsers read the stream
 directly; these read at most that many bytes, and deep nesting (which makes ``json`` raise
