@@ -355,3 +355,26 @@ def test_duplicate_name_is_400(api, world):
 def test_membership_roles_are_the_a1_defaults(world):
     """The matrix relies on the world's roles (one member per role)."""
     assert {m.role for m in Membership.objects.filter(project=world.project)} == set(Role.values)
+
+
+def test_list_carries_the_last_run_and_filters_by_who_ran_it(world, client):
+    """P1 through the API: ``last_run`` (number, state, branch, commit, trigger, who, stages) and
+    ``?filter=last_run_by_me``."""
+    from pipelines import services as pipeline_services
+    from pipelines.runs.models import Run, StageRun
+
+    pipeline = pipeline_services.create_pipeline(world.users["developer"], world.project, {"name": "ran"})
+    pipeline_services.create_pipeline(world.users["developer"], world.project, {"name": "idle"})
+    run = Run.objects.create(pipeline=pipeline, number=1, state="failed", branch="main", commit_id="abc123",
+                             triggered_by=world.users["tester"])
+    StageRun.objects.create(run=run, index=0, name="Build", state="failed")
+    url = f"/api/v1/projects/{world.project.pk}/pipelines/"
+    items = {p["name"]: p for p in client.get(url, HTTP_X_AUTH_TOKEN=world.token("tester")).json()["results"]}
+    assert items["idle"]["last_run"] is None
+    last = items["ran"]["last_run"]
+    assert (last["number"], last["state"], last["branch"], last["triggered_by"]) == (1, "failed", "main", "tester")
+    assert last["stages"] == [{"name": "Build", "state": "failed"}]
+    mine = client.get(url + "?filter=last_run_by_me", HTTP_X_AUTH_TOKEN=world.token("tester")).json()
+    assert [p["name"] for p in mine["results"]] == ["ran"]
+    theirs = client.get(url + "?filter=last_run_by_me", HTTP_X_AUTH_TOKEN=world.token("viewer")).json()
+    assert theirs["count"] == 0

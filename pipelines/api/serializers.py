@@ -30,6 +30,12 @@ def _username(user) -> str | None:
     return user.username if user is not None else None
 
 
+def run_summary(run):
+    from pipelines.runs.summary import run_summary as summary
+
+    return summary(run)
+
+
 def pipeline_summary(pipeline) -> dict:
     """One list item (P1). ``following`` comes from the queryset annotation when present."""
     following = getattr(pipeline, "following", None)
@@ -43,7 +49,7 @@ def pipeline_summary(pipeline) -> dict:
         "updated": _iso(pipeline.updated),
         "version": pipeline.version,
         "following": bool(following),
-        "last_run": None,  # runs arrive with the execution engine
+        "last_run": run_summary(getattr(pipeline, "last_run", None)),
     }
 
 

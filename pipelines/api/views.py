@@ -27,6 +27,7 @@ from pipelines import hostgroups, services
 from pipelines import permissions as perms
 from pipelines.api import serializers as s
 from pipelines.models import HostGroup, Pipeline, PipelineFollow
+from pipelines.runs.summary import attach_last_runs, last_run_by, with_last_run_id
 
 FILTERS = ("all", "mine", "last_run_by_me")
 #: what a list item needs (no definition, no user password hash)
@@ -81,12 +82,12 @@ class PipelineViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         )
         if self.action != "list":
             return queryset
-        queryset = queryset.only(*LIST_FIELDS).order_by("name", "pk")
+        queryset = with_last_run_id(queryset.only(*LIST_FIELDS).order_by("name", "pk"))
         wanted = _query_choice(self.request, "filter", FILTERS)
         if wanted == "mine":
             queryset = queryset.filter(creator=self.request.user)
         elif wanted == "last_run_by_me":
-            queryset = queryset.none()  # no runs yet
+            queryset = last_run_by(queryset, self.request.user)
         if search := _search(self.request):
             queryset = queryset.filter(name__icontains=search)
         return queryset
@@ -111,6 +112,12 @@ class PipelineViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retrieve
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            attach_last_runs(page)
+        return page
 
     def create(self, request, *args, **kwargs):
         """Create from a full definition (P2); needs ADD_PIPELINE on the project."""

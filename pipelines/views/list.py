@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,7 +20,7 @@ from devops_console.core.permissions import DELETE, VIEW, can
 from devops_console.core.views_mixins import ProjectViewMixin
 from pipelines import services
 from pipelines.models import Pipeline
-from pipelines.runs.models import Run, StageRun
+from pipelines.runs.summary import attach_last_runs, last_run_by, with_last_run_id
 from pipelines.views.base import PipelineViewMixin, safe_next, with_rights
 
 FILTERS = {
@@ -29,17 +28,6 @@ FILTERS = {
     "mine": gettext_lazy("Created by me"),
     "last_run_by_me": gettext_lazy("Last run by me"),
 }
-
-
-def attach_last_runs(pipelines) -> None:
-    """P1 run columns: the last run of every pipeline on the page, in two queries whatever the page size."""
-    pipelines = list(pipelines)
-    ids = [p.last_run_id for p in pipelines if p.last_run_id]
-    stages = Prefetch("stages", queryset=StageRun.objects.order_by("index"))
-    runs = Run.objects.filter(pk__in=ids).select_related("pipeline", "triggered_by").prefetch_related(stages)
-    by_id = {run.pk: run for run in runs} if ids else {}
-    for pipeline in pipelines:
-        pipeline.last_run = by_id.get(pipeline.last_run_id)
 
 
 class PipelineListView(LoginRequiredMixin, ListView):
@@ -57,12 +45,11 @@ class PipelineListView(LoginRequiredMixin, ListView):
         self.filter = self.request.GET.get("filter", "all")
         if self.filter not in FILTERS:
             self.filter = "all"
-        queryset = queryset.annotate(last_run_id=Subquery(
-            Run.objects.filter(pipeline=OuterRef("pk")).order_by("-number").values("pk")[:1]))
+        queryset = with_last_run_id(queryset)
         if self.filter == "mine":
             queryset = queryset.filter(creator=user)
         elif self.filter == "last_run_by_me":
-            queryset = queryset.filter(Exists(Run.objects.filter(pk=OuterRef("last_run_id"), triggered_by=user)))
+            queryset = last_run_by(queryset, user)
         self.search = self.request.GET.get("search", "").strip()[:100]
         if self.search:
             queryset = queryset.filter(name__icontains=self.search)
