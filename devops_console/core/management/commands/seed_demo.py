@@ -39,7 +39,9 @@ DEMO_PIPELINES = {
                             "name": "compile",
                             "type": "build",
                             "config": {
-                                "commands": "make build",
+                                # self-contained, so the demo succeeds on a fresh console without a repository
+                                "commands": "mkdir -p dist && echo 'print(1)' > dist/app.py"
+                                " && echo built ${releaseversion} for ${env}",
                                 "artifacts": ["dist/*"],
                                 "package": "web-app",
                                 "version": "${releaseversion}",
@@ -52,7 +54,13 @@ DEMO_PIPELINES = {
                     "parallel": True,
                     "tasks": [
                         {"name": "lint", "type": "code_check", "config": {"preset": "ruff"}},
-                        {"name": "unit tests", "type": "build", "config": {"commands": "make test"}},
+                        {
+                            "name": "unit tests",
+                            "type": "build",
+                            "config": {
+                                "commands": 'for t in login cart checkout; do echo "test_$t ... ok"; sleep 0.3; done'
+                            },
+                        },
                     ],
                 },
                 {
@@ -62,8 +70,10 @@ DEMO_PIPELINES = {
                             "name": "health",
                             "type": "api_test",
                             "config": {
-                                "mode": "http",
-                                "checks": [{"url": "https://example.com/", "expected_status": 200}],
+                                "mode": "junit",
+                                "command": 'printf \'%s\' \'<testsuite tests="2" failures="0">'
+                                '<testcase name="home"/><testcase name="health"/></testsuite>\' > report.xml',
+                                "junit_path": "report.xml",
                             },
                         }
                     ],
@@ -79,7 +89,13 @@ DEMO_PIPELINES = {
             "stages": [
                 {
                     "name": "Report",
-                    "tasks": [{"name": "collect", "type": "build", "config": {"commands": "make report"}}],
+                    "tasks": [
+                        {
+                            "name": "collect",
+                            "type": "build",
+                            "config": {"commands": "date; echo collecting the report; echo rows: 42"},
+                        }
+                    ],
                 }
             ],
             "triggers": {
