@@ -10,6 +10,7 @@ page nor the API can store an impossible combination.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from devops_console.core.models import Membership, Role
@@ -125,13 +126,36 @@ def sync(pipeline: Pipeline, user_ids=None) -> None:
             (assign_perm if flags[flag] else remove_perm)(codename, membership.user, pipeline)
 
 
+def grants_delete(pipeline: Pipeline, roles: dict, users: dict) -> bool:
+    """Whether the changes turn delete on where it is off (for a role, or a person's effective rights)."""
+    stored_roles, persons = role_flags(pipeline), person_flags(pipeline)
+    if any(flags.get("delete") and not stored_roles[role]["delete"] for role, flags in roles.items()):
+        return True
+    wanted = [uid for uid, flags in users.items() if flags.get("delete")]
+    member_roles = Membership.objects.filter(project_id=pipeline.project_id, user_id__in=wanted)
+    return any(
+        not effective(pipeline, uid, role, stored_roles, persons)["delete"]
+        for uid, role in member_roles.values_list("user_id", "role")
+    )
+
+
 @transaction.atomic
-def set_permissions(pipeline: Pipeline, roles: dict | None = None, users: dict | None = None) -> None:
-    """Apply requested changes (already validated) to role and person settings, then re-sync (A2)."""
+def set_permissions(pipeline: Pipeline, roles: dict | None = None, users: dict | None = None, *, actor) -> None:
+    """Apply requested changes (already validated) to role and person settings, then re-sync (A2).
+
+    The caller may modify the pipeline; granting delete additionally needs delete — otherwise anyone with
+    modify could give themselves delete. Raises ``PermissionDenied``.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from devops_console.core.permissions import DELETE, can
+
+    if grants_delete(pipeline, roles or {}, users or {}) and not can(actor, pipeline, DELETE):
+        raise PermissionDenied(_("Only users who may delete the pipeline can grant delete."))
     for role, requested in (roles or {}).items():
         if role == Role.CREATOR:
             continue  # the project creator's rights are locked (A5)
-        row, _ = PipelineRolePermission.objects.get_or_create(
+        row, _created = PipelineRolePermission.objects.get_or_create(
             pipeline=pipeline, role=role, defaults=DEFAULT_ROLE_FLAGS[Role(role)]
         )
         new = apply_changes(row.flags(), requested)
@@ -146,6 +170,13 @@ def set_permissions(pipeline: Pipeline, roles: dict | None = None, users: dict |
         new = apply_changes(base, requested)
         PipelinePersonPermission.objects.update_or_create(pipeline=pipeline, user_id=user_id, defaults=new)
     sync(pipeline)
+
+
+@transaction.atomic
+def reset_person(pipeline: Pipeline, user_id: int) -> None:
+    """Drop a person's own setting: they get their role's rights again (A2)."""
+    PipelinePersonPermission.objects.filter(pipeline=pipeline, user_id=user_id).delete()
+    sync(pipeline, [user_id])
 
 
 def sync_member(project_id: int, user_id: int) -> None:

@@ -321,7 +321,7 @@ def test_delete_right_given_to_a_role(world, pipeline):
     from pipelines import permissions
 
     assert login(world, "tester").post(purl(pipeline, "delete/"), {"confirm_name": "web-app"}).status_code == 403
-    permissions.set_permissions(pipeline, roles={"tester": {"delete": True}})
+    permissions.set_permissions(pipeline, roles={"tester": {"delete": True}}, actor=pipeline.creator)
     assert login(world, "tester").post(purl(pipeline, "delete/"), {"confirm_name": "web-app"}).status_code == 302
 
 

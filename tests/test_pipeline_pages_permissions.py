@@ -161,7 +161,7 @@ def test_add_person_choices_are_project_members_without_a_row(world, pipeline):
 def test_full_form_save_of_person_rows(world, pipeline):
     """A2 without JavaScript: the person rows the page showed are read as changes; others are left alone."""
     tester, operator = world.users["tester"], world.users["operator"]
-    permissions.set_permissions(pipeline, users={tester.pk: {}, operator.pk: {}})  # execute on, like their roles
+    permissions.set_permissions(pipeline, users={tester.pk: {}, operator.pk: {}}, actor=pipeline.creator)  # as roles
     client = login(world, "manager")
     data = {"action": "save", "rows": [f"user-{tester.pk}"], f"user-{tester.pk}-delete": "on"}
     for role, flags in permissions.role_flags(pipeline).items():

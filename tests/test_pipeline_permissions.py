@@ -86,8 +86,8 @@ def test_default_rights_per_role(world, pipeline):
 def test_role_setting_syncs_persons_unless_they_have_their_own(world, pipeline):
     """A2: person settings override role settings; role changes reach persons without one."""
     Membership.objects.create(project=world.project, user=world.users["outsider"], role=Role.TESTER)
-    perms.set_permissions(pipeline, users={world.users["tester"].pk: {"execute": False}})
-    perms.set_permissions(pipeline, roles={"tester": {"modify": True}})
+    perms.set_permissions(pipeline, actor=world.users["creator"], users={world.users["tester"].pk: {"execute": False}})
+    perms.set_permissions(pipeline, actor=world.users["creator"], roles={"tester": {"modify": True}})
     assert rights(world, "outsider", pipeline) == {VIEW, EXECUTE, CHANGE}  # follows the role
     assert rights(world, "tester", pipeline) == {VIEW}  # own setting wins
 
@@ -97,6 +97,7 @@ def test_creators_are_locked(world, pipeline):
     """A5: the project creator's and the pipeline creator's rights cannot be changed."""
     perms.set_permissions(
         pipeline,
+        actor=world.users["creator"],
         roles={"creator": {"execute": False}},
         users={world.users["developer"].pk: {"execute": False}, world.users["creator"].pk: {"delete": False}},
     )

@@ -18,7 +18,6 @@ from django.views.generic import TemplateView
 from devops_console.core.models import Membership, Role
 from pipelines import permissions
 from pipelines.forms import AddPersonForm
-from pipelines.models import PipelinePersonPermission
 from pipelines.views.base import PipelineViewMixin
 from pipelines.views.config import SettingsView
 
@@ -103,13 +102,12 @@ class PermissionsView(SettingsView):
             form = self.add_form(memberships, request.POST)
             if not form.is_valid():
                 return self.render(add_form=form)
-            permissions.set_permissions(self.pipeline, users={form.cleaned_data["user"]: {}})
+            permissions.set_permissions(self.pipeline, users={form.cleaned_data["user"]: {}}, actor=self.request.user)
             messages.success(request, _("Added a person row; it starts from the member's role rights."))
         elif action == "remove_person":
             user_id = request.POST.get("user", "")
             if user_id.isascii() and user_id.isdigit() and int(user_id) in memberships:
-                PipelinePersonPermission.objects.filter(pipeline=self.pipeline, user_id=int(user_id)).delete()
-                permissions.sync(self.pipeline, [int(user_id)])
+                permissions.reset_person(self.pipeline, int(user_id))
                 messages.success(request, _("The person now has their role's rights again."))
         else:
             roles = {str(r): _requested(request.POST, "role", str(r)) for r in Role if r != Role.CREATOR}
@@ -121,7 +119,7 @@ class PermissionsView(SettingsView):
                 for uid in own
                 if uid not in locked and f"user-{uid}" in shown
             }
-            permissions.set_permissions(self.pipeline, roles=roles, users=users)
+            permissions.set_permissions(self.pipeline, roles=roles, users=users, actor=self.request.user)
             messages.success(request, _("Permissions saved."))
         return redirect(request.path)
 
@@ -153,10 +151,10 @@ class PermissionToggleView(PipelineViewMixin, TemplateView):
         value = f"{kind}-{key}-{flag}" in request.POST
         memberships = _memberships(self.pipeline)
         if kind == "role" and key in Role.values:
-            permissions.set_permissions(self.pipeline, roles={key: {flag: value}})
+            permissions.set_permissions(self.pipeline, roles={key: {flag: value}}, actor=self.request.user)
             row = next(r for r in role_rows(self.pipeline) if r["key"] == key)
         elif kind == "user" and key.isascii() and key.isdigit() and int(key) in memberships:
-            permissions.set_permissions(self.pipeline, users={int(key): {flag: value}})
+            permissions.set_permissions(self.pipeline, users={int(key): {flag: value}}, actor=self.request.user)
             row = next(r for r in person_rows(self.pipeline, memberships) if r["key"] == key)
         else:
             return HttpResponseBadRequest("unknown row")
