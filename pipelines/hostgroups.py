@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from devops_console.core.models import ADMIN_ROLES, Membership, Role
+from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import USE
 from endpoints.models import Credential
 from pipelines.models import Host, HostGroup, Pipeline
@@ -100,7 +101,7 @@ def _port(value, where, errors) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         value = None
     elif isinstance(value, str):
-        value = int(value) if value.strip().isdigit() and len(value.strip()) <= 5 else None
+        value = parse_uint(value, 5)
     if value is None or not 1 <= value <= 65535:
         errors[f"{where}.port"] = [_("Enter a port from 1 to 65535.")]
         return None

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from devops_console.core.formstyle import StyledFormMixin
+from devops_console.core.parsing import parse_uint
 
 _PATH_PART = re.compile(r"^\.?([A-Za-z_]+)(?:\[(\d+)\])?")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -477,15 +478,18 @@ TASK_FORMS: dict[str, type[TaskForm]] = {
 
 
 class GateForm(WorkflowForm):
-    templates = forms.Field(label=_l("Gate templates"), required=False, widget=forms.CheckboxSelectMultiple)
+    templates = forms.MultipleChoiceField(
+        label=_l("Gate templates"), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, templates=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["templates"].widget.choices = [(str(t.pk), t.name) for t in templates]
+        self.fields["templates"].choices = [(str(t.pk), t.name) for t in templates]
         self.template_objects = {str(t.pk): t for t in templates}
 
     def template_ids(self) -> list[int]:
-        return [int(v) for v in self.cleaned_data.get("templates") or [] if str(v).isdigit()]
+        values = self.cleaned_data.get("templates") or []
+        return [n for n in (parse_uint(v) for v in (values if isinstance(values, list) else [values])) if n is not None]
 
     def apply_definition_errors(self, errors: dict, prefix: str, describe) -> None:
         for path, messages in errors.items():

@@ -64,3 +64,36 @@ def test_api_copy_needs_modify_like_the_page(client, world, pipeline):
     )
     assert response.status_code == 403
     assert PipelineSecret.objects.count() == 1
+
+
+WEIRD = ["²", "abc", "-1", "1e3", "9" * 40]
+
+
+@pytest.mark.parametrize("value", WEIRD)
+def test_numbers_in_urls_and_bodies_never_500(client, world, value):
+    """Bad input: non-ASCII digits and other junk in query strings and bodies answer 4xx (or a default), never 500."""
+    from django.urls import reverse
+
+    pipeline = services.create_pipeline(
+        world.users["manager"],
+        world.project,
+        {
+            "name": "w",
+            "stages": [{"name": "S", "tasks": [{"name": "t", "type": "build", "config": {"commands": "true"}}]}],
+        },
+    )
+    client.force_login(world.users["manager"])
+    pid, ppk = world.project.pk, pipeline.pk
+    assert client.get(f"/pipelines/new/?project={value}").status_code == 404
+    assert client.get(reverse("run-history", args=[pid, ppk]) + f"?days={value}").status_code == 200
+    workflow = reverse("pipeline-workflow-stage-edit", args=[pid, ppk, 0])
+    assert client.post(workflow, {"version": value, "name": "S2"}).status_code < 500
+    gates = reverse("pipeline-workflow-gates", args=[pid, ppk, 0])
+    assert client.post(gates, {"version": str(pipeline.version), "templates": value}).status_code < 500
+    api = client.post(
+        f"/api/v1/projects/{pid}/host-groups/",
+        {"name": "g", "hosts": [{"address": "10.0.0.1", "port": value, "ssh_user": "u"}]},
+        content_type="application/json",
+        HTTP_X_AUTH_TOKEN=world.token("manager"),
+    )
+    assert api.status_code == 400

@@ -2,9 +2,10 @@
 
 import pytest
 from django.core.management import call_command
+
 from pipelines.models import Pipeline
 from pipelines.runs.start import start_run
-from tests.engine_support import wait_for, task_states
+from tests.engine_support import task_states, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker", "drain_runs")]
 

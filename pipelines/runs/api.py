@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from devops_console.core.api.errors import Conflict
 from devops_console.core.api.pagination import Pagination
 from devops_console.core.models import Project
+from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW, get_object_for_action
 from pipelines.models import Pipeline
 from pipelines.runs import views as pages
@@ -173,9 +174,10 @@ class LogView(RunsAPIView):
         if task.type in NO_LOG_TYPES:
             raise exceptions.NotFound(_("Delay and manual-review tasks have no log."))
         raw = request.query_params.get("offset", "0")
-        if not raw.isdigit() or len(raw) > 18:
+        offset = parse_uint(raw, 18)
+        if offset is None:
             raise exceptions.ValidationError({"offset": [_("Give a byte offset of 0 or more.")]})
-        piece = pages.log_piece(task, int(raw), whole_lines=False, limit=LOG_LIMIT)
+        piece = pages.log_piece(task, offset, whole_lines=False, limit=LOG_LIMIT)
         return Response(piece)
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW
 from pipelines.models import HostGroup
 from pipelines.runs import ansi, logs
@@ -282,10 +283,7 @@ class LogPieceView(RunPageMixin, TemplateView):
         task = self.get_task()
         if task.type in NO_LOG_TYPES:
             raise Http404
-        try:
-            offset = max(0, int(self.request.GET.get("offset", 0)))
-        except ValueError:
-            offset = 0
+        offset = parse_uint(self.request.GET.get("offset", "0"), 18) or 0
         piece = log_piece(task, offset, whole_lines=True)
         html, sgr = ansi.to_html(piece["text"], self.request.GET.get("sgr", ""))
         poller = RunDetailView.poller(self, task, piece, sgr)
@@ -370,7 +368,7 @@ def _active_days(query) -> int | None:
     if query.get("since") or query.get("until"):
         return None
     days = query.get("days") or "7"
-    return int(days) if days.isdigit() else None
+    return parse_uint(days, 3)
 
 
 class RunHistoryView(PipelineViewMixin, TemplateView):

@@ -14,12 +14,14 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from devops_console.core.models import ADD_PIPELINE, Project
+from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import VIEW, get_object_for_action
 from devops_console.core.views_mixins import ProjectViewMixin
 from endpoints.connectors import ConnectorError
@@ -41,7 +43,10 @@ class ChooseProjectView(LoginRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("project"):
-            project = get_object_for_action(Project, request.user, ADD_PIPELINE, pk=request.GET["project"])
+            project_id = parse_uint(request.GET["project"])
+            if project_id is None:
+                raise Http404
+            project = get_object_for_action(Project, request.user, ADD_PIPELINE, pk=project_id)
             return redirect("pipeline-create", project_id=project.pk)
         return super().get(request, *args, **kwargs)
 

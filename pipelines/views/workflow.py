@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import CHANGE, VIEW, can, get_object_for_action
 from devops_console.core.views_mixins import ProjectViewMixin
 from pipelines import services, workflow_ops
@@ -79,7 +80,8 @@ class WorkflowBase(ProjectViewMixin, _PipelineLoader):
     def stale(self) -> bool:
         """The form was shown for an older version: indexes may point elsewhere now."""
         posted = self.request.POST.get("version", "")
-        return posted.isdigit() and int(posted) != self.pipeline.version
+        version = parse_uint(posted)
+        return version is not None and version != self.pipeline.version
 
     def stale_message(self) -> str:
         return _(
