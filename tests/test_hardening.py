@@ -97,3 +97,19 @@ def test_numbers_in_urls_and_bodies_never_500(client, world, value):
         HTTP_X_AUTH_TOKEN=world.token("manager"),
     )
     assert api.status_code == 400
+
+
+def test_fresh_run_never_turns_an_old_secret_into_a_plain_parameter(world):
+    """R4: a runtime secret given to run #1 is not carried into a fresh run once the parameter is no
+    longer secret (it would be stored in clear and shown to every viewer)."""
+    from pipelines.runs.actions import fresh_run_kwargs
+    from pipelines.runs.models import Run, RunSecret
+
+    pipeline = services.create_pipeline(world.users["manager"], world.project, {"name": "f", "parameters": [
+        {"name": "token", "type": "string", "default": "initial-Secret", "secret": True, "runtime": True}]})
+    run = Run.objects.create(pipeline=pipeline, number=1, state="succeeded")
+    RunSecret.objects.create(run=run, name="token", value="given-Secret-123")
+    assert fresh_run_kwargs(run, pipeline.definition)["parameters"] == {"token": "given-Secret-123"}
+    changed = {**pipeline.definition, "parameters": [
+        {"name": "token", "type": "string", "default": "", "secret": False, "runtime": True}]}
+    assert fresh_run_kwargs(run, changed)["parameters"] == {}

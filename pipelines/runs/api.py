@@ -24,6 +24,7 @@ from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW, get_object_for_action
 from pipelines.models import Pipeline
 from pipelines.runs import views as pages
+from pipelines.runs.actions import ActionRefused, perform
 from pipelines.runs.api_serializers import (
     NO_LOG_TYPES,
     LogSerializer,
@@ -32,7 +33,7 @@ from pipelines.runs.api_serializers import (
     RunSerializer,
     StartRunSerializer,
 )
-from pipelines.runs.forms import ActionRefused, HistoryFilterForm, perform
+from pipelines.runs.forms import HistoryFilterForm
 from pipelines.runs.models import BuildPackage, Run, StageRun, State, TaskRun
 from pipelines.runs.start import start_run
 

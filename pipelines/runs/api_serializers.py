@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from pipelines.runs.forms import reviewers_of
+from pipelines.runs.actions import reviewers_of
 from pipelines.runs.models import BuildPackage, Run, StageRun, TaskRun
 
 NO_LOG_TYPES = ("delay", "manual_review")

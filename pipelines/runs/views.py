@@ -25,16 +25,9 @@ from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW
 from pipelines.models import HostGroup
 from pipelines.runs import ansi, logs
+from pipelines.runs.actions import ActionRefused, perform, reviewers_of
 from pipelines.runs.api_serializers import NO_LOG_TYPES, format_duration, snapshot_changes
-from pipelines.runs.forms import (
-    SHORTCUTS,
-    ActionRefused,
-    HistoryFilterForm,
-    StartRunForm,
-    first_error,
-    perform,
-    reviewers_of,
-)
+from pipelines.runs.forms import SHORTCUTS, HistoryFilterForm, StartRunForm, first_error
 from pipelines.runs.models import FINISHED, BuildPackage, Run, StageRun, State, TaskRun
 from pipelines.runs.start import queue_position, start_run
 from pipelines.views.base import PipelineViewMixin
