@@ -612,8 +612,10 @@ def delete_credential(actor, credential: Credential) -> None:
     if hosts:  # host groups log in with it (R7); the database protects the reference too
         raise EndpointInUse(hosts)
     if credential.endpoints.exists():
-        raise EndpointInUse(
-            [{"label": e["name"], "endpoint_id": e["id"]} for e in credential_usage(credential)["endpoints"]]
-        )
+        usage = credential_usage(credential, actor)  # only endpoints the actor may see are named
+        listed = [{"label": e["name"], "endpoint_id": e["id"]} for e in usage["endpoints"]]
+        if usage["hidden_endpoints"]:
+            listed.append({"label": _("%(n)s endpoint(s) you cannot see") % {"n": usage["hidden_endpoints"]}})
+        raise EndpointInUse(listed)
     audit.record(actor, AuditEntry.Action.DELETE, credential=credential)
     credential.delete()

@@ -395,7 +395,7 @@ class CredentialEditView(CredentialMixin, FormView):
             credential=credential,
             kind=kind,
             kind_label=CREDENTIAL_KINDS.get(kind, kind),
-            usage=services.credential_usage(credential),
+            usage=services.credential_usage(credential, self.request.user),
             kind_types=[t for t in TYPES.values() if t.credential_kind == kind],
         )
         return context

@@ -105,11 +105,45 @@ def test_fresh_run_never_turns_an_old_secret_into_a_plain_parameter(world):
     from pipelines.runs.actions import fresh_run_kwargs
     from pipelines.runs.models import Run, RunSecret
 
-    pipeline = services.create_pipeline(world.users["manager"], world.project, {"name": "f", "parameters": [
-        {"name": "token", "type": "string", "default": "initial-Secret", "secret": True, "runtime": True}]})
+    pipeline = services.create_pipeline(
+        world.users["manager"],
+        world.project,
+        {
+            "name": "f",
+            "parameters": [
+                {"name": "token", "type": "string", "default": "initial-Secret", "secret": True, "runtime": True}
+            ],
+        },
+    )
     run = Run.objects.create(pipeline=pipeline, number=1, state="succeeded")
     RunSecret.objects.create(run=run, name="token", value="given-Secret-123")
     assert fresh_run_kwargs(run, pipeline.definition)["parameters"] == {"token": "given-Secret-123"}
-    changed = {**pipeline.definition, "parameters": [
-        {"name": "token", "type": "string", "default": "", "secret": False, "runtime": True}]}
+    changed = {
+        **pipeline.definition,
+        "parameters": [{"name": "token", "type": "string", "default": "", "secret": False, "runtime": True}],
+    }
     assert fresh_run_kwargs(run, changed)["parameters"] == {}
+
+
+def test_credential_usage_never_names_endpoints_the_user_cannot_see(client, world):
+    """E3: a shared credential used by the creator's private endpoint: the developer sees a count, not its name."""
+    from endpoints import services as endpoint_services
+
+    shared = endpoint_services.create_credential(
+        world.users["developer"],
+        world.project,
+        {"name": "robot", "kind": "username_password", "identity": "u", "secret": "pw-123456", "shared": True},
+    )
+    endpoint_services.create_endpoint(
+        world.users["creator"],
+        world.project,
+        {"name": "creators-private-ep", "type": "docker_registry", "url": "https://r.example", "credential": shared.pk},
+    )
+    client.force_login(world.users["developer"])
+    edit = client.get(f"/projects/{world.project.pk}/settings/credentials/{shared.pk}/edit/")
+    assert edit.status_code == 200 and "creators-private-ep" not in edit.content.decode()
+    api = client.delete(
+        f"/api/v1/projects/{world.project.pk}/credentials/{shared.pk}/", HTTP_X_AUTH_TOKEN=world.token("developer")
+    )
+    assert api.status_code == 409 and "creators-private-ep" not in api.content.decode()
+    assert "1 endpoint(s) you cannot see" in api.content.decode()

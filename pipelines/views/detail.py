@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from devops_console.core.permissions import VIEW
 from endpoints.models import ServiceEndpoint
 from pipelines.definition import system_parameters
 from pipelines.forms import PARAMETER_TYPE_LABELS
@@ -33,11 +34,12 @@ def workflow_stages(definition: dict) -> list[dict]:
     return stages
 
 
-def source_rows(definition: dict, project) -> list[dict]:
-    """Sources with their endpoint names (one query for all of them)."""
+def source_rows(definition: dict, project, user) -> list[dict]:
+    """Sources with the names of the endpoints ``user`` may see (one query for all of them)."""
     sources = [s for s in definition.get("sources", []) if isinstance(s, dict)]
     ids = {s.get("endpoint") for s in sources if isinstance(s.get("endpoint"), int)}
-    names = dict(ServiceEndpoint.objects.filter(project=project, pk__in=ids).values_list("pk", "name")) if ids else {}
+    visible = ServiceEndpoint.objects.restrict(user, VIEW).filter(project=project, pk__in=ids)
+    names = dict(visible.values_list("pk", "name")) if ids else {}
     return [{**s, "endpoint_name": names.get(s.get("endpoint"), "")} for s in sources]
 
 
@@ -49,7 +51,7 @@ class PipelineDetailView(PipelineViewMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         definition = self.pipeline.definition
         context.update(
-            sources=source_rows(definition, self.project),
+            sources=source_rows(definition, self.project, self.request.user),
             stages=workflow_stages(definition),
             parameters=definition.get("parameters", []),
             system_parameters=system_parameters(definition),
