@@ -252,6 +252,7 @@ def _unique_credential_name(project, base: str) -> str:
 
 
 def _set_members(endpoint, users) -> None:
+    endpoint.__dict__.pop("use_grants", None)  # a list's prefetch is stale from here on
     current = set(get_users_with_perms(endpoint, only_with_perms_in=[USE_PERM], with_group_users=False))
     for user in current - set(users):
         remove_perm(USE_PERM, user, endpoint)
@@ -259,7 +260,21 @@ def _set_members(endpoint, users) -> None:
         assign_perm(USE_PERM, user, endpoint)
 
 
+def with_members(queryset):
+    """Prefetch the custom-scope members of every endpoint (one query for a whole list)."""
+    from django.db.models import Prefetch
+
+    from endpoints.models import ServiceEndpointUserObjectPermission
+
+    grants = ServiceEndpointUserObjectPermission.objects.filter(permission__codename=USE_PERM).select_related("user")
+    return queryset.prefetch_related(
+        Prefetch("serviceendpointuserobjectpermission_set", queryset=grants, to_attr="use_grants")
+    )
+
+
 def members_of(endpoint) -> list[str]:
+    if hasattr(endpoint, "use_grants"):
+        return sorted(grant.user.username for grant in endpoint.use_grants)
     return sorted(
         u.username for u in get_users_with_perms(endpoint, only_with_perms_in=[USE_PERM], with_group_users=False)
     )
@@ -590,17 +605,38 @@ def update_credential(actor, credential: Credential, data: dict) -> Credential:
     return credential
 
 
-def credential_usage(credential: Credential, user=None) -> dict:
+def credential_usage(credential: Credential, user=None, *, visible_ids=None) -> dict:
     """Endpoints using the credential and the pipelines they reach (E4). With ``user``, only the
-    endpoints that user may see are named; ``hidden_endpoints`` counts the others."""
-    queryset = credential.endpoints.all()
-    visible = queryset if user is None else queryset.filter(pk__in=ServiceEndpoint.objects.restrict(user, VIEW))
-    endpoints = list(visible.order_by("name").values("id", "name", "type"))
-    pipelines = sorted({u.label for e in visible.prefetch_related("usages") for u in e.usages.all()})
-    usage = {"endpoints": endpoints, "pipelines": pipelines}
+    endpoints that user may see are named; ``hidden_endpoints`` counts the others.
+
+    Lists pass ``visible_ids`` and a queryset from ``with_usage`` so no row costs a query.
+    """
+    if hasattr(credential, "usage_endpoints") and (user is None or visible_ids is not None):
+        every = credential.usage_endpoints
+    else:
+        every = list(credential.endpoints.order_by("name").prefetch_related("usages"))
+    if user is not None and visible_ids is None:
+        visible_ids = set(
+            ServiceEndpoint.objects.restrict(user, VIEW)
+            .filter(pk__in=[e.pk for e in every])
+            .values_list("pk", flat=True)
+        )
+    visible = every if user is None else [e for e in every if e.pk in visible_ids]
+    usage = {
+        "endpoints": [{"id": e.pk, "name": e.name, "type": e.type} for e in visible],
+        "pipelines": sorted({u.label for e in visible for u in e.usages.all()}),
+    }
     if user is not None:
-        usage["hidden_endpoints"] = queryset.count() - len(endpoints)
+        usage["hidden_endpoints"] = len(every) - len(visible)
     return usage
+
+
+def with_usage(queryset):
+    """Prefetch what ``credential_usage`` reads, for lists."""
+    from django.db.models import Prefetch
+
+    endpoints = ServiceEndpoint.objects.order_by("name").prefetch_related("usages")
+    return queryset.prefetch_related(Prefetch("endpoints", queryset=endpoints, to_attr="usage_endpoints"))
 
 
 @transaction.atomic

@@ -147,3 +147,38 @@ def test_credential_usage_never_names_endpoints_the_user_cannot_see(client, worl
     )
     assert api.status_code == 409 and "creators-private-ep" not in api.content.decode()
     assert "1 endpoint(s) you cannot see" in api.content.decode()
+
+
+@pytest.mark.parametrize("resource", ["endpoints", "credentials"])
+def test_endpoint_and_credential_lists_use_constant_queries(client, world, django_assert_max_num_queries, resource):
+    """Lists cost the same number of queries for 2 and 12 rows (custom members, usage, hidden counts)."""
+    from endpoints import services as endpoint_services
+
+    def add(n):
+        for i in range(n):
+            endpoint_services.create_endpoint(
+                world.users["manager"],
+                world.project,
+                {
+                    "name": f"{resource}-{n}-{i}",
+                    "type": "docker_registry",
+                    "url": "https://r.example",
+                    "username": "u",
+                    "password": "pw-123456",
+                    "scope": "custom",
+                    "members": ["tester", "viewer"],
+                },
+            )
+
+    url = f"/api/v1/projects/{world.project.pk}/{resource}/?page_size=100"
+    token = world.token("manager")
+    client.get("/api/v1/projects/", HTTP_X_AUTH_TOKEN=token)  # the token's first use records last_used_at
+    add(2)
+    with django_assert_max_num_queries(40) as few:
+        assert client.get(url, HTTP_X_AUTH_TOKEN=token).json()["count"] == 2
+    add(10)
+    with django_assert_max_num_queries(40) as many:
+        body = client.get(url, HTTP_X_AUTH_TOKEN=token).json()
+    assert body["count"] == 12 and len(few.captured_queries) == len(many.captured_queries)
+    if resource == "endpoints":
+        assert body["results"][0]["members"] == ["tester", "viewer"]

@@ -164,5 +164,7 @@ class CredentialSerializer(RawObjectSerializer):
             "last_used_at": _iso(credential.last_used_at),
             "created": _iso(credential.created),
             "updated": _iso(credential.updated),
-            "usage": services.credential_usage(credential, self._user()),
+            "usage": services.credential_usage(
+                credential, self._user(), visible_ids=self.context.get("visible_endpoint_ids")
+            ),
         }

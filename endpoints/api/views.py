@@ -102,7 +102,7 @@ class EndpointViewSet(
     }
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = services.with_members(super().get_queryset())
         if self.action == "list" and (wanted := _choice_filter(self.request, "type", list(TYPES))):
             queryset = queryset.filter(type=wanted)
         return queryset
@@ -206,10 +206,19 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = services.with_usage(super().get_queryset())
         if self.action == "list" and (wanted := _choice_filter(self.request, "kind", list(CREDENTIAL_KINDS))):
             queryset = queryset.filter(kind=wanted)
         return queryset
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "action", None) == "list" and self.request.user.is_authenticated:
+            visible = ServiceEndpoint.objects.restrict(self.request.user, "view").filter(
+                project_id=self.kwargs["project_id"]
+            )
+            context["visible_endpoint_ids"] = set(visible.values_list("pk", flat=True))
+        return context
 
     @extend_schema(parameters=[OpenApiParameter("kind", str, enum=list(CREDENTIAL_KINDS))])
     def list(self, request, *args, **kwargs):
