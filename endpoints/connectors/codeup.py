@@ -59,7 +59,9 @@ def _next_page(response) -> str | None:
         return with_query_param(response.url, "page", page) if page.isdigit() else None
     if len(json_list(response)) >= PAGE_SIZE:
         current = parse_qs(urlsplit(response.url).query).get("page", ["1"])[0]
-        return with_query_param(response.url, "page", str(int(current) + 1 if current.isdigit() else 2))
+        return with_query_param(
+            response.url, "page", str(int(current) + 1 if current.isascii() and current.isdigit() else 2)
+        )
     return None
 
 
@@ -70,8 +72,9 @@ def list_repositories(ctx: Context) -> list[dict]:
         raise ConnectorError("the organization ID is required to list Codeup repositories")
     url = f"{_api(ctx)}/oapi/v1/codeup/organizations/{quote(organization, safe='')}/repositories"
     with HttpClient(ctx) as http:
-        items = http.paginate(url, params={"page": 1, "perPage": PAGE_SIZE}, headers=_headers(ctx),
-                              items_of=json_list, next_of=_next_page)
+        items = http.paginate(
+            url, params={"page": 1, "perPage": PAGE_SIZE}, headers=_headers(ctx), items_of=json_list, next_of=_next_page
+        )
         return [_repo(ctx, item) for item in items]
 
 
@@ -90,8 +93,14 @@ def clone_url(ctx: Context, repository: str) -> str:
 
 
 def _ref_names(ctx: Context, repository: str, prefix: str) -> list[str]:
-    refs = ls_remote(ctx, clone_url(ctx, repository), ctx.field("username"), ctx.secret("token"),
-                     heads=prefix == "refs/heads/", tags=prefix == "refs/tags/")
+    refs = ls_remote(
+        ctx,
+        clone_url(ctx, repository),
+        ctx.field("username"),
+        ctx.secret("token"),
+        heads=prefix == "refs/heads/",
+        tags=prefix == "refs/tags/",
+    )
     return branch_and_tag_names(refs, prefix)
 
 
@@ -103,4 +112,3 @@ def list_branches(ctx: Context, repository: str) -> list[str]:
 def list_tags(ctx: Context, repository: str) -> list[str]:
     """Tag names via git ls-remote with the HTTPS clone username and token."""
     return _ref_names(ctx, repository, "refs/tags/")
-

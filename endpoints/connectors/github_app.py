@@ -40,7 +40,7 @@ def _headers(token: str) -> dict[str, str]:
 def _installation_token(ctx: Context, http: HttpClient) -> tuple[str, str]:
     """POST .../access_tokens; return (token, expires_at)."""
     installation_id = ctx.field("installation_id")
-    if not installation_id.isdigit():
+    if not (installation_id.isascii() and installation_id.isdigit()):
         raise AuthenticationFailed("unauthenticated: the installation ID must be digits")
     token = app_jwt(ctx.field("client_id"), ctx.secret("private_key"))
     ctx.add_secret(token)

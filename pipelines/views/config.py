@@ -30,6 +30,7 @@ TABS = [
     ("basic", gettext_lazy("Basic information"), "pipeline-settings-basic"),
     ("parameters", gettext_lazy("Parameters"), "pipeline-settings-parameters"),
     ("triggers", gettext_lazy("Execution plan"), "pipeline-settings-triggers"),
+    ("webhooks", gettext_lazy("Webhooks"), "pipeline-webhooks"),
     ("permissions", gettext_lazy("Permissions"), "pipeline-settings-permissions"),
     ("notifications", gettext_lazy("Notifications"), "pipeline-settings-notifications"),
     ("history", gettext_lazy("History"), "pipeline-settings-history"),
