@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from devops_console.core.formstyle import StyledFormMixin
 from devops_console.core.models import Membership
 from devops_console.core.permissions import USE
+from endpoints import types
 from endpoints.models import Credential, Scope
 from endpoints.types import CREDENTIAL_KINDS, TYPES, EndpointType, FieldSpec
 
@@ -390,8 +391,8 @@ class ScopeForm(StyledFormMixin, forms.Form):
 
 
 def kind_type(kind: str) -> EndpointType:
-    """The first endpoint type of a credential kind: its identity and secret fields describe the kind."""
-    return next(t for t in TYPES.values() if t.credential_kind == kind)
+    """The fields that describe a credential kind (also kinds no endpoint type uses, such as SSH keys)."""
+    return types.kind_type(kind)
 
 
 class CredentialFormBase(FileOrTextareaMixin, StyledFormMixin, forms.Form):

@@ -99,6 +99,7 @@ CREDENTIAL_KINDS: dict[str, Promise] = {
     "kubeconfig": _("Kubeconfig"),
     "access_key": _("Access key (AK/SK)"),
     "github_app_key": _("GitHub App private key"),
+    "ssh_key": _("SSH private key"),  # host-group hosts (R7); no endpoint type uses it
 }
 
 
@@ -374,6 +375,41 @@ _TYPES = (
 
 TYPES: dict[str, EndpointType] = {t.key: t for t in _TYPES}
 
+#: Credential kinds that no endpoint type uses, described like a type (identity + secret field) for the forms.
+KIND_SHAPES: dict[str, EndpointType] = {
+    "ssh_key": EndpointType(
+        "ssh_key",
+        _("SSH private key"),
+        _("Log in to the hosts of a host group (deploy tasks) with a private key."),
+        "ssh_key",
+        (
+            FieldSpec(
+                "username",
+                _("Username"),
+                _("The SSH user the key belongs to, for reference; each host names the user it logs in as."),
+                "identity",
+                required=False,
+                max_length=USERNAME_MAX,
+            ),
+            FieldSpec(
+                "private_key",
+                _("Private key"),
+                _("The private key file (OpenSSH or PEM format), without a passphrase."),
+                "secret",
+                "file_or_textarea",
+                max_length=PRIVATE_KEY_MAX,
+            ),
+        ),
+        browsable=False,
+        icon="bi-terminal",
+    ),
+}
+
+
+def kind_type(kind: str) -> EndpointType:
+    """What a credential kind holds: the fields of its first endpoint type, else its ``KIND_SHAPES`` entry."""
+    return next((t for t in _TYPES if t.credential_kind == kind), None) or KIND_SHAPES[kind]
+
 
 def get_type(key) -> EndpointType:
     """Return the endpoint type ``key``; an unknown key raises ValueError (never KeyError)."""
@@ -389,6 +425,8 @@ def type_choices() -> list[tuple[str, Promise]]:
 
 
 def _check_registry():
+    for kind in CREDENTIAL_KINDS:
+        kind_type(kind)  # every kind has an endpoint type or a shape
     for t in _TYPES:
         if t.credential_kind not in CREDENTIAL_KINDS:
             raise ValueError(f"endpoint type {t.key!r}: unknown credential kind {t.credential_kind!r}")

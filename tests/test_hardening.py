@@ -182,3 +182,27 @@ def test_endpoint_and_credential_lists_use_constant_queries(client, world, djang
     assert body["count"] == 12 and len(few.captured_queries) == len(many.captured_queries)
     if resource == "endpoints":
         assert body["results"][0]["members"] == ["tester", "viewer"]
+
+
+def test_ssh_key_credential_pages_work(client, world):
+    """R7 host groups log in with SSH keys: the credential pages offer that kind without errors."""
+    client.force_login(world.users["manager"])
+    response = client.get(f"/projects/{world.project.pk}/settings/credentials/new/?kind=ssh_key")
+    assert response.status_code == 200 and b"private" in response.content.lower()
+
+
+def test_empty_log_write_lets_a_partial_line_through():
+    """X2: a command that printed half a line and went quiet shows it within about a second."""
+    from pipelines.runs.logs import LogWriter
+
+    class FakeTask:
+        pk, log_size, attempt = None, 0, 0
+
+    clock = [0.0]
+    writer = LogWriter(FakeTask(), clock=lambda: clock[0])
+    stored = []
+    writer.flush = lambda final=False: stored.append("".join(writer._ready)) or writer._ready.clear()
+    writer.write("progress: 50%")
+    clock[0] = 1.0
+    writer.write("")
+    assert stored == ["progress: 50%"]

@@ -31,7 +31,8 @@ class LogWriter:
         self._last_flush = clock()
 
     def write(self, text: str) -> None:
-        if not text:
+        """Append ``text``; an empty write only lets a waiting partial line through after FLUSH_SECONDS."""
+        if not text and not self._pending and not self._ready:
             return
         self._pending += text
         cut = self._pending.rfind("\n") + 1 if "\n" in self._pending else 0

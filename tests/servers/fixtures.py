@@ -8,6 +8,9 @@ Load it with ``pytest_plugins = ["tests.servers.fixtures"]`` (root conftest) or 
 * ``docker_registry``       -- DockerRegistry (htpasswd/bcrypt): ``url``, ``username``, ``password``
 * ``docker_registry_token`` -- DockerRegistry (token auth): same, plus ``token_server`` (``realm``, ``issued``)
 * ``https_server``          -- HttpsServer: ``url``, ``ca_pem``, ``requests``; 200 on any path
+* ``sshd_factory``          -- call it to start a real OpenSSH server (SshServer: ``host``, ``port``, ``user``,
+                               ``private_key_pem``, ``home``, ``read(path)``); function-scoped, each one fresh
+* ``sshd_server``           -- one SshServer from ``sshd_factory``
 
 Fixtures skip only when a binary is genuinely missing; every process is stopped at session end.
 """
@@ -23,6 +26,7 @@ from .ca import CertificateAuthority
 from .git_http import GitHttpServer, http_backend_path
 from .https import HttpsServer
 from .registry import DockerRegistry, bcrypt_htpasswd_line, registry_binary
+from .sshd import SshServer, sshd_binary
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +79,29 @@ def https_server(test_ca: CertificateAuthority) -> Iterator[HttpsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sshd_factory() -> Iterator:
+    """Start real OpenSSH servers (``/usr/sbin/sshd -D``), each with its own keys and private home; all are
+    stopped after the test. Key authentication as the current user (see tests/servers/sshd.py)."""
+    if not sshd_binary():
+        pytest.skip("sshd is not installed (apt-get install openssh-server)")
+    servers: list[SshServer] = []
+
+    def start(**options) -> SshServer:
+        server = SshServer(**options).start()
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def sshd_server(sshd_factory) -> SshServer:
+    """One real OpenSSH server on 127.0.0.1 (a fresh one per test)."""
+    return sshd_factory()
