@@ -479,7 +479,10 @@ TASK_FORMS: dict[str, type[TaskForm]] = {
 
 class GateForm(WorkflowForm):
     templates = forms.MultipleChoiceField(
-        label=_l("Gate templates"), required=False, widget=forms.CheckboxSelectMultiple
+        label=_l("Gate templates"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _l("Gate template %(value)s is not available to this project.")},
     )
 
     def __init__(self, *args, templates=(), **kwargs):
