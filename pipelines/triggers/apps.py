@@ -8,3 +8,10 @@ class TriggersConfig(AppConfig):
     name = "pipelines.triggers"
     label = "triggers"
     verbose_name = _("Execution plans")
+
+    def ready(self):
+        # Schedules (T5): register the Celery tasks and keep beat entries in step with pipeline saves.
+        from pipelines.triggers import schedule_tasks  # noqa: F401
+        from pipelines.triggers.schedules import connect_signals
+
+        connect_signals()

@@ -1,0 +1,257 @@
+"""Benchmark of scheduled runs (T5; not a test): start delay against the due time, and runs per slot.
+
+Starts its own embedded Redis, one real Celery worker and TWO real beats (django-celery-beat's database
+scheduler), creates pipelines whose schedule points fall due over the next minutes, and measures per slot
+``run.created − scheduled_for`` (p50/p95/p99/max), the task's own start delay, and the number of runs per
+slot (must be exactly 1 although both beats fire every slot).
+
+    DJANGO_SETTINGS_MODULE=devops_console.settings .venv/bin/python bench/schedules.py \\
+        [--scenario 200x1 --scenario 50x4] [--database-url postgres://…/bench] [--report docs/benchmarks.md]
+
+A scenario ``PxK`` is P pipelines with K points each, at K consecutive minutes: 200x1 puts 200 slots on
+the same minute (a burst, like every pipeline at 02:00); 50x4 spreads 200 slots over 4 minutes. Without
+``--database-url`` it uses a throwaway SQLite file under ``var/bench-schedules/``. Goal: p99 ≤ 1 s late,
+exactly one run per slot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench-schedules"
+ZONE = "Europe/Berlin"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", action="append", help="PIPELINESxPOINTS (default: 200x1 and 50x4)")
+    parser.add_argument("--beats", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=3, help="worker processes")
+    parser.add_argument("--database-url", help="e.g. postgres://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--report", help="markdown file whose section for this backend is replaced")
+    args = parser.parse_args(argv)
+    args.scenario = [tuple(int(x) for x in s.lower().split("x")) for s in args.scenario or ["200x1", "50x4"]]
+    return args
+
+
+def configure(args) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_console.settings")
+    shutil.rmtree(BENCH_DIR, ignore_errors=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["DEVOPS_VAR_DIR"] = str(BENCH_DIR)
+    os.environ["LOG_LEVEL"] = "WARNING"
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+        os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+        os.environ.setdefault("FIELD_ENCRYPTION_KEY", "hUq0A0SRn7t8bXvZ1qxz0oU2w0k1tgMZ4Zf7Q2yXe6Y=")
+    import django
+
+    django.setup()
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+def start_services(args) -> list[subprocess.Popen]:
+    """Embedded Redis (unless REDIS_URL), one worker, the beats; all inherit this environment."""
+    from celery import Celery
+    from django.conf import settings
+
+    from devops_console import embedded_redis
+
+    processes = []
+    if not os.environ.get("REDIS_URL"):
+        processes.append(embedded_redis.start(BENCH_DIR, settings.EMBEDDED_REDIS_SOCKET))
+    celery = [sys.executable, "-m", "celery", "-A", "devops_console"]
+    log = open(BENCH_DIR / "celery.log", "ab")  # kept open for the children
+    worker = celery + ["worker", "--pool=prefork", f"--concurrency={args.concurrency}", "-Q", "celery,tasks",
+                       "-l", "warning", "-n", "bench@%h"]  # fmt: skip
+    processes.append(subprocess.Popen(worker, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+    app = Celery("bench", broker=settings.CELERY_BROKER_URL, backend=settings.CELERY_RESULT_BACKEND)
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline or processes[-1].poll() is not None:
+            raise RuntimeError(f"the worker did not start; see {BENCH_DIR / 'celery.log'}")
+    for n in range(args.beats):
+        beat = celery + ["beat", "-l", "warning", "--pidfile=", "-s", str(BENCH_DIR / f"beat-{n}")]
+        processes.append(subprocess.Popen(beat, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+    time.sleep(8)  # the beats load their schedule
+    if any(p.poll() is not None for p in processes):
+        raise RuntimeError(f"a process exited; see {BENCH_DIR / 'celery.log'}")
+    return processes
+
+
+def stop_all(processes) -> None:
+    for process in reversed(processes):
+        process.terminate()
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- one scenario ---------------------------------------------------------------------------------
+
+
+def run_scenario(owner, project, tag: str, n_pipelines: int, n_points: int) -> dict:
+    """Create the pipelines with points due from the first whole minute after seeding, wait, measure."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from pipelines import services
+    from pipelines.runs.models import Run
+    from pipelines.triggers.models import ScheduleSlot
+
+    seed_estimate = timedelta(seconds=0.25 * n_pipelines + 20)
+    first = (timezone.now() + seed_estimate).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    zone = ZoneInfo(ZONE)
+    times = [(first + timedelta(minutes=k)).astimezone(zone).strftime("%H:%M") for k in range(n_points)]
+    stages = [{"name": "Build", "tasks": [{"name": "noop", "type": "build", "config": {"commands": "true"}}]}]
+    points = [{"enabled": True, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "time": t} for t in times]
+    started = time.perf_counter()
+    pipelines = [
+        services.create_pipeline(owner, project, {"name": f"{tag}-{i:04d}", "stages": stages,
+                                                  "triggers": {"schedules": points, "timezone": ZONE}})
+        for i in range(n_pipelines)
+    ]  # fmt: skip
+    seeded_s = time.perf_counter() - started
+    if timezone.now() > first - timedelta(seconds=5):
+        raise RuntimeError(f"seeding took {seeded_s:.0f} s, past the first slot; use fewer pipelines")
+    expected = n_pipelines * n_points
+    last = first + timedelta(minutes=n_points - 1)
+    slots = ScheduleSlot.objects.filter(pipeline__in=pipelines)
+    deadline = last + timedelta(seconds=120)
+    while timezone.now() < deadline:
+        if timezone.now() > last + timedelta(seconds=15) and slots.filter(run__isnull=False).count() >= expected:
+            break
+        time.sleep(1)
+    time.sleep(5)  # late duplicates, if any, would show up now
+    rows = list(slots.select_related("run"))
+    runs = Run.objects.filter(pipeline__in=pipelines, trigger="schedule")
+    per_slot = Counter(r.trigger_detail.get("slot") for r in runs)
+    run_delays = sorted((r.run.created - r.scheduled_for).total_seconds() for r in rows if r.run)
+    return {
+        "name": f"{n_pipelines} pipelines × {n_points} point{'s' if n_points > 1 else ''}",
+        "expected": expected,
+        "slots": len(rows),
+        "fired": sum(r.status == "fired" for r in rows),
+        "runs": runs.count(),
+        "one_run_per_slot": runs.count() == expected and set(per_slot.values()) == {1} and len(rows) == expected,
+        "attempts": Counter(r.attempts for r in rows),
+        "task": sorted(r.delay for r in rows),
+        "run": run_delays,
+        "seeded_s": seeded_s,
+    }
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[max(0, math.ceil(p / 100 * len(values)) - 1)] if values else float("nan")
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def machine_info() -> str:
+    from django.db import connection
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines()
+                if ln.startswith("model name")), platform.processor() or "?")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("select sqlite_version()" if connection.vendor == "sqlite" else "show server_version")
+        version = cursor.fetchone()[0]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"Machine: {cpu} × {os.cpu_count()}; {platform.platform()}; Python {platform.python_version()}; "
+            f"{connection.vendor} {version}; load average at the end {load} (shared machine).")  # fmt: skip
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def markdown(args, results: list[dict]) -> str:
+    lines = [
+        f"{args.beats} beats (database scheduler), 1 worker × {args.concurrency} processes, embedded Redis; "
+        f"points in {ZONE}; each run is one `true` build executed by the same worker.",
+        "",
+        machine_info(),
+        "",
+        "| scenario | slots | runs | exactly 1 run per slot | attempts per slot | run start delay p50 / p95 / "
+        "p99 / max (s) | task start delay p50 / p99 (s) |",
+        "|---|---:|---:|---|---|---|---|",
+    ]
+    worst = 0.0
+    ok = True
+    for r in results:
+        d, t = r["run"], r["task"]
+        worst = max(worst, pct(d, 99))
+        ok = ok and r["one_run_per_slot"]
+        attempts = ", ".join(f"{n}: {c}" for n, c in sorted(r["attempts"].items()))
+        lines.append(
+            f"| {r['name']} | {r['slots']}/{r['expected']} | {r['runs']} | {'yes' if r['one_run_per_slot'] else 'NO'}"
+            f" | {attempts} | {pct(d, 50):.3f} / {pct(d, 95):.3f} / {pct(d, 99):.3f} / {d[-1] if d else 0:.3f}"
+            f" | {pct(t, 50):.3f} / {pct(t, 99):.3f} |"
+        )
+    met = "**met**" if worst <= 1 and ok else "**NOT met**"
+    lines += ["", f"Goal p99 ≤ 1 s late with exactly one run per slot: {met} (worst p99 {worst:.3f} s)."]
+    return "\n".join(lines)
+
+
+def write_report(path: Path, backend: str, body: str) -> None:
+    start, end = f"<!-- bench:schedules:{backend} -->", f"<!-- /bench:schedules:{backend} -->"
+    block = f"{start}\n{body}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + f"\n\n{block}\n"
+    path.write_text(text)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    configure(args)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from devops_console.core.services import create_project
+
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user("bench-owner", password="x" * 20)
+    processes = start_services(args)
+    try:
+        results = []
+        for index, (n_pipelines, n_points) in enumerate(args.scenario):
+            project = create_project(owner, f"bench-{index}")
+            result = run_scenario(owner, project, f"s{index}", n_pipelines, n_points)
+            d = result["run"]
+            print(f"{result['name']}: p50 {pct(d, 50):.3f} s, p99 {pct(d, 99):.3f} s, runs {result['runs']}/"
+                  f"{result['expected']}, one per slot: {result['one_run_per_slot']}", flush=True)  # fmt: skip
+            results.append(result)
+    finally:
+        stop_all(processes)
+    body = markdown(args, results)
+    print(body)
+    if args.report:
+        write_report(Path(args.report), connection.vendor, body)
+
+
+if __name__ == "__main__":
+    main()

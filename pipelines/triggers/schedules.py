@@ -1,0 +1,413 @@
+"""Schedules (T5, A6): up to 10 time points per pipeline fire runs on its default branch.
+
+The clock is django-celery-beat. Every time point ``n`` of a pipeline has one ``PeriodicTask`` named
+``pipeline-<id>-point-<n>`` with a ``CrontabSchedule`` (minute, hour, days of the week, and the pipeline's
+time zone — ``triggers.timezone``, empty = the server's ``TIME_ZONE``) running ``triggers.fire_schedule``.
+The entries follow the definition: every save of a ``Pipeline`` re-syncs them in the same transaction
+(creation, ``services.update_pipeline``, admin), deleting a pipeline removes them. An entry whose point
+did not change is left alone; a changed one is *re-armed*: ``kwargs.armed`` = now and ``last_run_at`` =
+now, so no due time before the change counts as missed and beat does not catch up on the old times.
+
+Exactly once: the task computes the slot — the most recent due instant of the point, in UTC — and inserts
+``ScheduleSlot(pipeline, point, scheduled_for)`` (status ``starting``) under a unique key. The first insert
+wins; a second beat, a restarted beat or the scan finds the row (or gets an IntegrityError) and only counts
+an attempt. The winner moves the row from ``starting`` to its final status before starting the run, so a
+redelivered task cannot start it twice. Bursts: beat sends one entry per tick, so the first task of a
+minute also claims the other points sharing its crontab (same time, days and zone) and queues
+``triggers.start_slot`` for each — the worker's processes start them in parallel at once.
+
+Wall-clock times follow RFC 5545 §3.3.5, which is also what celery's crontab does: a time inside a
+spring-forward gap is read with the offset before the gap (02:30 in Berlin on 2026-03-29, when clocks jump
+02:00 → 03:00, runs at 03:30 CEST = 01:30 UTC); a time repeated on fall-back runs once, at its first
+occurrence (02:30 on 2026-10-25 runs at 02:30 CEST = 00:30 UTC, not again an hour later).
+
+Missed slots: ``triggers.scan_schedules`` (every minute, ``CELERY_BEAT_SCHEDULE``) looks for due instants
+with no slot since the point was armed or last recorded (at most 7 days back). One due 30 s – 5 min ago
+is fired now (a backstop should beat not have fired it; the delay is recorded). Older ones were missed
+(beat down): the pipeline's ``triggers.missed_schedule_policy`` records them ``skipped`` (``skip``, the
+default) or runs the latest one once, ``late``, and records the others ``missed`` (``run_latest``; not if
+a later slot of the pipeline already ran). Beat catching up on restart lands on the same path. A slot
+still ``starting`` after 2 minutes (its queued start was lost) is started by the scan.
+
+Runs start as the pipeline creator (A6), with trigger ``schedule``, only while the creator may execute
+the pipeline; otherwise the slot is recorded ``refused`` and nothing runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from devops_console.core.permissions import EXECUTE
+from pipelines.definition.triggers import DAYS, MAX_SCHEDULES
+from pipelines.models import Pipeline
+from pipelines.triggers.models import ScheduleSlot
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "triggers.fire_schedule"
+LOOKBACK = timedelta(days=7)  # missed slots further back are not recorded
+BACKSTOP_AFTER = timedelta(seconds=30)  # the scan fires a slot beat has not fired this long after its time
+EARLY_TOLERANCE = timedelta(seconds=30)  # a beat whose clock runs slightly ahead still hits its slot
+STALE_CLAIM = timedelta(minutes=2)  # a slot still "starting" after this is started by the scan
+WEEKDAY = {day: index for index, day in enumerate(DAYS)}  # Python: Monday is 0
+CRON_DAY = {day: (index + 1) % 7 for index, day in enumerate(DAYS)}  # cron: Sunday is 0
+_TIME_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+Status = ScheduleSlot.Status
+RAN = (Status.FIRED, Status.LATE)
+
+
+def missed_after() -> timedelta:
+    """A slot handled later than this after its due time was missed (beat was down)."""
+    return timedelta(seconds=getattr(settings, "SCHEDULE_MISSED_AFTER_SECONDS", 300))
+
+
+# --- slots (pure) -------------------------------------------------------------------------------
+
+
+def zone_name(triggers: dict) -> str:
+    return (triggers or {}).get("timezone") or settings.TIME_ZONE
+
+
+def clock_of(point: dict) -> time | None:
+    match = _TIME_RE.fullmatch(str(point.get("time") or ""))
+    return time(int(match[1]), int(match[2])) if match else None
+
+
+def is_active(point: dict) -> bool:
+    return bool(point.get("enabled", True) and point.get("days") and clock_of(point))
+
+
+def wall_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of wall time ``clock`` on ``day`` in ``zone`` (fold=0: RFC 5545 §3.3.5)."""
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+def due_instants(point: dict, zone: ZoneInfo, after: datetime, until: datetime) -> list[datetime]:
+    """The point's due instants in (after, until], oldest first (none if the point is off)."""
+    if not is_active(point):
+        return []
+    clock, weekdays = clock_of(point), {WEEKDAY[d] for d in point["days"] if d in WEEKDAY}
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    last = until.astimezone(zone).date() + timedelta(days=1)
+    found = []
+    while day <= last:
+        if day.weekday() in weekdays:
+            instant = wall_instant(day, clock, zone)
+            if after < instant <= until:
+                found.append(instant)
+        day += timedelta(days=1)
+    return found
+
+
+def latest_due(point: dict, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """The most recent due instant at or before ``at``."""
+    found = due_instants(point, zone, at - timedelta(days=8), at)
+    return found[-1] if found else None
+
+
+def next_due(point: dict, zone: ZoneInfo, after: datetime) -> datetime | None:
+    found = due_instants(point, zone, after, after + timedelta(days=8))
+    return found[0] if found else None
+
+
+# --- beat entries -------------------------------------------------------------------------------
+
+
+def entry_prefix(pipeline_id: int) -> str:
+    return f"pipeline-{pipeline_id}-point-"
+
+
+def crontab_fields(point: dict, zone: str) -> dict:
+    clock = clock_of(point) or time(0, 0)
+    numbers = sorted({CRON_DAY[d] for d in point.get("days") or [] if d in CRON_DAY})
+    days = ",".join(str(n) for n in numbers) or "*"
+    return {"minute": str(clock.minute), "hour": str(clock.hour), "day_of_week": days, "day_of_month": "*",
+            "month_of_year": "*", "timezone": zone}  # fmt: skip
+
+
+def _same_crontab(crontab, fields: dict) -> bool:
+    return crontab is not None and all(str(getattr(crontab, k)) == str(v) for k, v in fields.items())
+
+
+def describe(pipeline: Pipeline, point: dict, zone: str) -> str:
+    days = ", ".join(point.get("days") or []) or "no days"
+    state = "" if point.get("enabled", True) else " (off)"
+    return f"{pipeline.name} ({pipeline.project_id}): {days} at {point.get('time')} {zone}{state}"
+
+
+@transaction.atomic
+def sync_schedules(pipeline: Pipeline, now: datetime | None = None) -> None:
+    """Make the pipeline's beat entries match ``triggers.schedules`` (create, re-arm, disable, delete)."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    now = now or timezone.now()
+    triggers = (pipeline.definition or {}).get("triggers") or {}
+    zone, points = zone_name(triggers), (triggers.get("schedules") or [])[:MAX_SCHEDULES]
+    prefix = entry_prefix(pipeline.pk)
+    existing = {e.name: e for e in PeriodicTask.objects.filter(name__startswith=prefix).select_related("crontab")}
+    for index, point in enumerate(points):
+        name, fields, enabled = f"{prefix}{index}", crontab_fields(point, zone), is_active(point)
+        description = describe(pipeline, point, zone)
+        entry = existing.pop(name, None)
+        if entry is not None and entry.enabled == enabled and _same_crontab(entry.crontab, fields):
+            if entry.description != description:  # a rename: no need to wake beat
+                PeriodicTask.objects.filter(pk=entry.pk).update(description=description)
+            continue
+        crontab = CrontabSchedule.objects.filter(**fields).first() or CrontabSchedule.objects.create(**fields)
+        kwargs = {"pipeline_id": pipeline.pk, "point": index, "armed": now.isoformat()}
+        PeriodicTask.objects.update_or_create(
+            name=name,
+            defaults={"task": TASK_NAME, "crontab": crontab, "interval": None, "solar": None, "clocked": None,
+                      "kwargs": json.dumps(kwargs), "enabled": enabled, "last_run_at": now, "total_run_count": 0,
+                      "one_off": False, "start_time": None, "description": description},
+        )  # fmt: skip
+    for entry in existing.values():
+        entry.delete()
+
+
+def remove_schedules(pipeline_id: int) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name__startswith=entry_prefix(pipeline_id)).delete()
+
+
+def _pipeline_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        sync_schedules(instance)
+
+
+def _pipeline_deleted(sender, instance, **kwargs):
+    remove_schedules(instance.pk)
+
+
+def connect_signals() -> None:
+    """Called from ``TriggersConfig.ready``: beat entries follow every saved or deleted pipeline."""
+    post_save.connect(_pipeline_saved, sender=Pipeline, dispatch_uid="triggers.schedules.saved")
+    post_delete.connect(_pipeline_deleted, sender=Pipeline, dispatch_uid="triggers.schedules.deleted")
+
+
+# --- firing -------------------------------------------------------------------------------------
+
+
+def _parse_time(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status: str) -> ScheduleSlot | None:
+    """Insert the slot's row; None (and one more attempt counted) if someone recorded it already."""
+    recorded = ScheduleSlot.objects.filter(pipeline=pipeline, point=point, scheduled_for=slot)
+    if recorded.exists():  # the common duplicate (a second beat): a read, no failed insert
+        recorded.update(attempts=F("attempts") + 1)
+        return None
+    try:
+        with transaction.atomic():
+            return ScheduleSlot.objects.create(
+                pipeline=pipeline, point=point, scheduled_for=slot, fired_at=now,
+                delay=(now - slot).total_seconds(), status=status,
+            )  # fmt: skip
+    except IntegrityError:  # recorded meanwhile (two beats at the same moment)
+        recorded.update(attempts=F("attempts") + 1)
+        return None
+
+
+def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -> str:
+    """Start a claimed slot's run as the pipeline creator (A6) on the default branch, if they may execute it.
+
+    Only the caller that moves the row from ``starting`` to ``status`` starts it (a redelivered task does not).
+    """
+    from pipelines.runs.models import Trigger
+    from pipelines.runs.start import start_run
+
+    if not ScheduleSlot.objects.filter(pk=row.pk, status=Status.STARTING).update(status=status):
+        return "duplicate"
+    row.status = status
+    creator = pipeline.creator
+    if not Pipeline.objects.restrict(creator, EXECUTE).filter(pk=pipeline.pk).exists():
+        row.status, row.detail = Status.REFUSED, f"{creator} may not run this pipeline"
+        row.save(update_fields=["status", "detail"])
+        return row.status
+    points = triggers.get("schedules") or []
+    point = points[row.point] if row.point < len(points) else {}
+    detail = {"point": row.point, "time": point.get("time"), "timezone": zone_name(triggers),
+              "scheduled_for": row.scheduled_for.isoformat(), "slot": row.pk}  # fmt: skip
+    try:
+        row.run = start_run(creator, pipeline, trigger=Trigger.SCHEDULE, trigger_detail=detail)
+    except ValidationError as exc:
+        messages = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        row.status = Status.FAILED
+        row.detail = "; ".join(f"{k}: {' '.join(v)}" if k else " ".join(v) for k, v in messages.items())[:500]
+    except Exception as exc:  # recorded, never retried: a retry could start a second run
+        logger.exception("scheduled run of pipeline %s failed to start", pipeline.pk)
+        row.status, row.detail = Status.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+    row.save(update_fields=["status", "detail", "run"])
+    return row.status
+
+
+def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
+    """Body of ``triggers.start_slot``: start a slot another task claimed (see ``_sweep``)."""
+    row = ScheduleSlot.objects.select_related("pipeline__creator").filter(pk=slot_id).first()
+    if row is None:
+        return "gone"
+    return _start(row.pipeline, row, row.pipeline.definition.get("triggers") or {}, status)
+
+
+def _fire_slot(pipeline: Pipeline, triggers: dict, point: int, slot: datetime, now: datetime, status: str) -> str:
+    row = _claim(pipeline, point, slot, now, Status.STARTING)
+    return "duplicate" if row is None else _start(pipeline, row, triggers, status)
+
+
+def _queue_start(row: ScheduleSlot) -> None:
+    from pipelines.triggers.schedule_tasks import start_slot as task
+
+    try:
+        task.delay(row.pk, Status.FIRED)
+    except Exception:  # no broker: start it here rather than leave it claimed
+        logger.exception("could not queue scheduled slot %s; starting it in place", row.pk)
+        start_slot(row.pk)
+
+
+def _sweep(entry_name: str, slot: datetime, now: datetime) -> int:
+    """Claim the other points due at the same instant (same crontab) and queue their starts.
+
+    A burst — every pipeline at 02:00 — then spreads over the worker's processes at once instead of
+    following beat, which sends one entry per tick. Their own beat messages find the slot recorded.
+    """
+    from django_celery_beat.models import PeriodicTask
+
+    crontab = PeriodicTask.objects.filter(name=entry_name).values("crontab_id")
+    armed = _armed_points(_entries(crontab_id__in=crontab).exclude(name=entry_name))
+    done = ScheduleSlot.objects.filter(pipeline_id__in=list(armed), scheduled_for=slot)
+    done = set(done.values_list("pipeline_id", "point"))
+    queued = 0
+    for pipeline in Pipeline.objects.filter(pk__in=list(armed)):
+        triggers = pipeline.definition.get("triggers") or {}
+        points, zone = triggers.get("schedules") or [], ZoneInfo(zone_name(triggers))
+        for index, since in armed[pipeline.pk].items():
+            if (pipeline.pk, index) in done or since >= slot or index >= len(points):
+                continue
+            if latest_due(points[index], zone, now + EARLY_TOLERANCE) != slot:
+                continue
+            row = _claim(pipeline, index, slot, now, Status.STARTING)
+            if row is not None:
+                transaction.on_commit(lambda row=row: _queue_start(row))
+                queued += 1
+    return queued
+
+
+def fire(pipeline_id: int, point: int, *, armed=None, now: datetime | None = None) -> str:
+    """Body of a beat entry's task: start the run of the slot that just came due, exactly once.
+
+    Returns what happened: fired, duplicate (already recorded), refused, failed, caught up (late: the
+    missed-slot policy decided), or why nothing was due (gone, inactive, not due).
+    """
+    now = now or timezone.now()
+    pipeline = Pipeline.objects.select_related("creator").filter(pk=pipeline_id).first()
+    if pipeline is None:
+        return "gone"
+    triggers = pipeline.definition.get("triggers") or {}
+    points = triggers.get("schedules") or []
+    if not 0 <= point < len(points) or not is_active(points[point]):
+        return "inactive"
+    slot = latest_due(points[point], ZoneInfo(zone_name(triggers)), now + EARLY_TOLERANCE)
+    armed_at = _parse_time(armed)
+    if slot is None or (armed_at is not None and slot <= armed_at):
+        return "not due"
+    if now - slot > missed_after():  # beat catching up after a downtime
+        return f"caught up {scan_pipeline(pipeline, now)}"
+    row = _claim(pipeline, point, slot, now, Status.STARTING)
+    if row is None:
+        return "duplicate"
+    _sweep(f"{entry_prefix(pipeline.pk)}{point}", slot, now)
+    return _start(pipeline, row, triggers, Status.FIRED)
+
+
+def _armed_points(entries) -> dict[int, dict[int, datetime]]:
+    """pipeline id → {point index → armed at} from the enabled beat entries."""
+    armed: dict[int, dict[int, datetime]] = {}
+    for kwargs, changed in entries:
+        try:
+            data = json.loads(kwargs or "{}")
+            pipeline_id, point = int(data["pipeline_id"]), int(data["point"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        armed.setdefault(pipeline_id, {})[point] = _parse_time(data.get("armed")) or changed
+    return armed
+
+
+def _entries(**filters):
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(task=TASK_NAME, enabled=True, **filters).values_list("kwargs", "date_changed")
+
+
+def scan(now: datetime | None = None) -> int:
+    """Every minute: fire due slots beat left alone, and apply the missed-slot policy. Rows recorded."""
+    now = now or timezone.now()
+    armed = _armed_points(_entries())
+    last: dict[int, dict[int, datetime]] = {}
+    rows = ScheduleSlot.objects.filter(pipeline_id__in=list(armed), scheduled_for__gte=now - LOOKBACK)
+    for pipeline_id, point, at in rows.values_list("pipeline_id", "point").annotate(at=Max("scheduled_for")):
+        last.setdefault(pipeline_id, {})[point] = at
+    recorded = 0
+    for pipeline in Pipeline.objects.filter(pk__in=list(armed)).select_related("creator"):
+        recorded += scan_pipeline(pipeline, now, armed[pipeline.pk], last.get(pipeline.pk, {}))
+    stale = ScheduleSlot.objects.filter(status=Status.STARTING, fired_at__lt=now - STALE_CLAIM)
+    for slot_id in stale.values_list("pk", flat=True)[:500]:  # a lost start_slot: safe, see _start
+        recorded += start_slot(slot_id) != "duplicate"
+    return recorded
+
+
+def scan_pipeline(pipeline: Pipeline, now: datetime, armed=None, last=None) -> int:
+    """Slots of one pipeline due since each point was armed or last recorded, and not recorded yet."""
+    if armed is None:
+        armed = _armed_points(_entries(name__startswith=entry_prefix(pipeline.pk))).get(pipeline.pk, {})
+    if last is None:
+        rows = ScheduleSlot.objects.filter(pipeline=pipeline).values_list("point").annotate(at=Max("scheduled_for"))
+        last = dict(rows)
+    triggers = pipeline.definition.get("triggers") or {}
+    points, zone = triggers.get("schedules") or [], ZoneInfo(zone_name(triggers))
+    missed_before, due, missed = now - missed_after(), [], []
+    for index, since in sorted(armed.items()):
+        if index >= len(points):
+            continue
+        after = max(since, now - LOOKBACK, last.get(index, since))
+        for instant in due_instants(points[index], zone, after, now - BACKSTOP_AFTER):
+            (missed if instant <= missed_before else due).append((instant, index))
+    recorded = 0
+    for instant, index in sorted(due):
+        recorded += _fire_slot(pipeline, triggers, index, instant, now, Status.FIRED) != "duplicate"
+    if missed:
+        recorded += _apply_policy(pipeline, triggers, sorted(missed), now)
+    return recorded
+
+
+def _apply_policy(pipeline: Pipeline, triggers: dict, missed: list[tuple[datetime, int]], now: datetime) -> int:
+    """skip: every missed slot is recorded skipped. run_latest: the latest runs once (late), others missed."""
+    run_latest = triggers.get("missed_schedule_policy") == "run_latest"
+    latest = missed[-1] if run_latest else None
+    if latest and ScheduleSlot.objects.filter(pipeline=pipeline, scheduled_for__gt=latest[0], status__in=RAN).exists():
+        latest = None  # a later slot already ran: nothing to catch up on
+    recorded = 0
+    for instant, index in missed:
+        status = Status.LATE if (instant, index) == latest else Status.MISSED if run_latest else Status.SKIPPED
+        row = _claim(pipeline, index, instant, now, Status.STARTING if status == Status.LATE else status)
+        if row is None:
+            continue
+        recorded += 1
+        if status == Status.LATE:
+            _start(pipeline, row, triggers, status)
+    return recorded
