@@ -17,6 +17,7 @@ from tests.test_executors_checkout import git_endpoint, make_repo
 from tests.test_executors_deploy import host_group
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker", "drain_runs")]
+DEPLOY_COMMANDS = 'cp "$DEPLOY_PACKAGE" "$HOME/deployed-app.py" && echo deployed ${releaseversion}'
 JUNIT = '<testsuite tests="2" failures="0"><testcase name="home"/><testcase name="login"/></testsuite>'
 
 
