@@ -31,6 +31,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pipelines", type=int, default=10_000)
     parser.add_argument("--projects", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=100_000, help="run rows spread over the pipelines")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario")
     parser.add_argument("--database-url", help="e.g. postgres://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--report", help="markdown file whose section for this backend is replaced")
@@ -85,6 +86,23 @@ def sample_definition(name: str) -> dict:
     return definition
 
 
+def seed_runs(n_runs: int, user) -> None:
+    """Run rows (each with one stage) spread evenly over the pipelines: the list shows every pipeline's last run."""
+    from pipelines.models import Pipeline
+    from pipelines.runs.models import Run, StageRun
+
+    ids = list(Pipeline.objects.filter(project__name__startswith="bench-").values_list("pk", flat=True))
+    per = max(1, n_runs // max(len(ids), 1))
+    for start in range(0, len(ids), BATCH // per or 1):
+        rows = [Run(pipeline_id=pk, number=n, state="succeeded" if n % 5 else "failed", branch="main",
+                    commit_id=f"{pk:08x}{n:032x}"[:40], triggered_by=user if n % 3 == 0 else None)
+                for pk in ids[start:start + (BATCH // per or 1)] for n in range(1, per + 1)]  # fmt: skip
+        created = Run.objects.bulk_create(rows)
+        if created and created[0].pk is None:
+            created = list(Run.objects.filter(pipeline_id__in={r.pipeline_id for r in rows}).order_by("pk"))
+        StageRun.objects.bulk_create([StageRun(run=r, index=0, name="Build", state=r.state) for r in created])
+
+
 def seed(n_pipelines: int, n_projects: int):
     """Projects ``bench-NN`` owned by ``bench-owner``; ``bench`` is a developer in all of them."""
     from django.contrib.auth import get_user_model
@@ -102,7 +120,7 @@ def seed(n_pipelines: int, n_projects: int):
         Membership.objects.create(project=project, user=user, role=Role.DEVELOPER)
     seed_pipelines(projects, n_pipelines, owner, user)
     _token, raw = ApiToken.issue(user, "bench")
-    return projects, raw
+    return projects, raw, user
 
 
 def seed_pipelines(projects, n_pipelines, owner, user) -> None:
@@ -158,8 +176,12 @@ def measure(client, token: str, urls: list[str], n: int) -> dict:
 
 def scenarios(projects) -> dict[str, list[str]]:
     base = [f"/api/v1/projects/{p.pk}/pipelines/" for p in projects]
+    pages = [f"/projects/{p.pk}/pipelines/" for p in projects]
     return {
+        "page /projects/{id}/pipelines/ (50 rows)": pages,
+        "page ?filter=last_run_by_me": [f"{u}?filter=last_run_by_me" for u in pages],
         "list, first page (25)": base,
+        "list, ?filter=last_run_by_me": [f"{u}?filter=last_run_by_me" for u in base],
         "list, page_size=100": [f"{u}?page_size=100" for u in base],
         "list, last page": [f"{u}?page=last" for u in base],
         "list, ?search=": [f"{u}?search=service-00" for u in base],
@@ -205,7 +227,8 @@ def _read(path: str) -> str:
 def markdown(args, info: dict, results: dict, seeded_s: float) -> str:
     per_project = args.pipelines // max(args.projects, 1)
     lines = [
-        f"{args.pipelines:,} pipelines over {args.projects} projects (~{per_project} per project), "
+        f"{args.pipelines:,} pipelines over {args.projects} projects (~{per_project} per project) with "
+        f"{args.runs:,} runs, "
         f"{args.requests} requests per scenario; seeding took {seeded_s:.1f} s.",
         "",
         f"Machine: {info['cpu']}, {info['memory']}; {info['os']}; Python {info['python']}; {info['database']}; "
@@ -244,9 +267,11 @@ def main(argv=None) -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    projects, token = seed(args.pipelines, args.projects)
+    projects, token, user = seed(args.pipelines, args.projects)
+    seed_runs(args.runs, user)
     seeded_s = time.perf_counter() - started
     client = Client()
+    client.force_login(user)  # the list pages use the session; the API the token
     results = {name: measure(client, token, urls, args.requests) for name, urls in scenarios(projects).items()}
     body = markdown(args, machine_info(), results, seeded_s)
     print(body)
