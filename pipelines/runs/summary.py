@@ -6,6 +6,8 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 
 from pipelines.runs.models import Run, StageRun
 
+HEAVY_RUN_FIELDS = ("snapshot", "parameters", "sources", "selected_tasks", "trigger_detail", "error")
+
 
 def with_last_run_id(queryset):
     """Annotate each pipeline with the id of its newest run."""
@@ -24,11 +26,19 @@ def attach_last_runs(pipelines) -> None:
     ids = [p.last_run_id for p in pipelines if getattr(p, "last_run_id", None)]
     by_id = {}
     if ids:
-        stages = Prefetch("stages", queryset=StageRun.objects.order_by("index"))
-        runs = Run.objects.filter(pk__in=ids).select_related("pipeline", "triggered_by").prefetch_related(stages)
+        stages = Prefetch("stages", queryset=StageRun.objects.order_by("index").only("run_id", "name", "state"))
+        runs = (
+            Run.objects.filter(pk__in=ids)
+            .defer(*HEAVY_RUN_FIELDS)  # the list shows none of them; decoding them costs more than the query
+            .select_related("triggered_by")
+            .prefetch_related(stages)
+        )
         by_id = {run.pk: run for run in runs}
     for pipeline in pipelines:
-        pipeline.last_run = by_id.get(getattr(pipeline, "last_run_id", None))
+        run = by_id.get(getattr(pipeline, "last_run_id", None))
+        if run is not None:
+            run.pipeline = pipeline  # already loaded: no second fetch (and decode) of its definition
+        pipeline.last_run = run
 
 
 def run_summary(run: Run | None) -> dict | None:
