@@ -120,7 +120,7 @@ def call(world, actor, method, url, body=None, *, raw=None, content_type="applic
     return send(url, **extra)
 
 
-def svcstg(response, status: int, error_id: str | None = None) -> dict:
+def check_svcstg(response, status: int, error_id: str | None = None) -> dict:
     """Assert the seed's error format: {"error_code": "SVCSTG.REPO.<id>", "error_msg": "…"}."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
@@ -332,7 +332,7 @@ def test_devcloud_password_authorization_is_a_hosted_repo_endpoint(world, git_se
         "ca_bundle": git_server.ca_pem,
     }
     before = counts()
-    bad = svcstg(call(world, "tester", "POST", auths_url(world.project, "/devcloud/password"), body), 400, "0400")
+    bad = check_svcstg(call(world, "tester", "POST", auths_url(world.project, "/devcloud/password"), body), 400, "0400")
     assert "user" in bad["errors"] and "tenant" in bad["error_msg"]
     assert counts() == before
     body["user"] = "tenant/ci-bot"
@@ -433,7 +433,7 @@ def test_oauth_is_refused_clearly_and_saves_nothing(world):
     """E9: no OAuth application is registered, so OAuth authorization (and its redirect URL) answers
     400 SVCSTG.REPO.0401 ("not implemented" in the seed service's codes) and nothing is saved."""
     before = counts()
-    body = svcstg(
+    body = check_svcstg(
         call(
             world,
             "creator",
@@ -445,8 +445,8 @@ def test_oauth_is_refused_clearly_and_saves_nothing(world):
         "0401",
     )
     assert "OAuth" in body["error_msg"] and "personal" in body["error_msg"]
-    svcstg(call(world, "creator", "GET", auths_url(world.project, "/github/redirect")), 400, "0401")
-    svcstg(
+    check_svcstg(call(world, "creator", "GET", auths_url(world.project, "/github/redirect")), 400, "0401")
+    check_svcstg(
         call(
             world,
             "creator",
@@ -479,7 +479,7 @@ def test_delete_by_name_removes_the_endpoint(world, gitlab):
     assert response.status_code == 204 and response.content == b""
     assert not ServiceEndpoint.objects.filter(name="gitlab-tmp").exists()
     assert not Credential.objects.filter(pk=credential_id).exists()
-    svcstg(call(world, "developer", "DELETE", auths_url(world.project, "/gitlab-tmp")), 404, "0450")
+    check_svcstg(call(world, "developer", "DELETE", auths_url(world.project, "/gitlab-tmp")), 404, "0450")
 
 
 def test_delete_a_name_that_looks_like_a_seed_path(world):
@@ -496,12 +496,12 @@ def test_delete_rights(world):
     endpoint(world, "manager", "mgr-public", scope="public")
     endpoint(world, "manager", "mgr-private", scope="private")
     endpoint(world, "manager", "mgr-registry", "docker_registry", scope="public")
-    svcstg(call(world, "viewer", "DELETE", auths_url(world.project, "/mgr-public")), 403, "0430")
-    svcstg(call(world, "viewer", "DELETE", auths_url(world.project, "/mgr-private")), 404, "0450")
-    svcstg(call(world, "manager", "DELETE", auths_url(world.project, "/mgr-registry")), 404, "0450")
-    svcstg(call(world, "outsider", "DELETE", auths_url(world.project, "/mgr-public")), 404, "0440")
-    svcstg(call(world, "manager", "DELETE", auths_url(world.other_project, "/mgr-public")), 404, "0440")
-    svcstg(call(world, None, "DELETE", auths_url(world.project, "/mgr-public")), 401, "0410")
+    check_svcstg(call(world, "viewer", "DELETE", auths_url(world.project, "/mgr-public")), 403, "0430")
+    check_svcstg(call(world, "viewer", "DELETE", auths_url(world.project, "/mgr-private")), 404, "0450")
+    check_svcstg(call(world, "manager", "DELETE", auths_url(world.project, "/mgr-registry")), 404, "0450")
+    check_svcstg(call(world, "outsider", "DELETE", auths_url(world.project, "/mgr-public")), 404, "0440")
+    check_svcstg(call(world, "manager", "DELETE", auths_url(world.other_project, "/mgr-public")), 404, "0440")
+    check_svcstg(call(world, None, "DELETE", auths_url(world.project, "/mgr-public")), 401, "0410")
     assert ServiceEndpoint.objects.filter(name__in=["mgr-public", "mgr-private", "mgr-registry"]).count() == 3
     assert call(world, "creator", "DELETE", auths_url(world.project, "/mgr-private")).status_code == 204
 
@@ -517,7 +517,7 @@ def test_delete_refused_while_in_use(world):
         pipeline_id=7,
         label="web-app › Build › checkout",
     )
-    body = svcstg(call(world, "creator", "DELETE", auths_url(world.project, "/used-repo")), 400, "0460")
+    body = check_svcstg(call(world, "creator", "DELETE", auths_url(world.project, "/used-repo")), 400, "0460")
     assert "web-app › Build › checkout" in body["error_msg"]
     assert body["usages"][0]["pipeline_id"] == 7
     assert ServiceEndpoint.objects.filter(pk=ep.pk).exists()
@@ -536,7 +536,7 @@ def test_missing_token_is_401_in_the_seed_format(world):
         ("DELETE", "/anything", None),
     ]:
         response = call(world, None, method, auths_url(world.project, suffix), body)
-        found = svcstg(response, 401, "0410")
+        found = check_svcstg(response, 401, "0410")
         assert "X-Auth-Token" in found["error_msg"]
         assert response.has_header("WWW-Authenticate")
     assert counts() == before
@@ -562,14 +562,14 @@ def test_bad_tokens_are_401(world, token, error_id):
             ApiToken.objects.filter(pk=issued.pk).update(revoked_at=timezone.now())
         token = token_value
     response = Client().get(auths_url(world.project), HTTP_X_AUTH_TOKEN=token)
-    svcstg(response, 401, error_id)
+    check_svcstg(response, 401, error_id)
 
 
 @pytest.mark.parametrize("pid", ["999999", "abc", "99999999999999999999999999", "-1", "1.0"])
 def test_unknown_project_is_404(world, pid):
     """E9: an unknown (or malformed) project id → 404 SVCSTG.REPO.0440."""
-    svcstg(call(world, "creator", "GET", auths_url(pid)), 404, "0440")
-    svcstg(
+    check_svcstg(call(world, "creator", "GET", auths_url(pid)), 404, "0440")
+    check_svcstg(
         call(world, "creator", "POST", auths_url(pid, "/gitlab/personal"), {"name": "abcd", "token": "t"}), 404, "0440"
     )
 
@@ -584,17 +584,17 @@ def test_a_project_i_am_not_in_is_404_never_403(world):
         ("POST", "", {"name": "mine", "repo_type": "gitlab", "token": "t"}),
         ("DELETE", "/theirs", None),
     ]:
-        svcstg(call(world, "creator", method, auths_url(world.other_project, suffix), body), 404, "0440")
+        check_svcstg(call(world, "creator", method, auths_url(world.other_project, suffix), body), 404, "0440")
     assert counts() == before
 
 
 def test_other_paths_and_methods_answer_in_the_seed_format(world):
     """E9: unknown /v1 paths → 404 and wrong methods → 405, both as SVCSTG JSON."""
-    svcstg(call(world, "creator", "GET", f"/v1/{world.project.pk}/git/nothing"), 404, "0440")
-    svcstg(Client().get("/v1/"), 404, "0440")
-    svcstg(call(world, "creator", "PUT", auths_url(world.project), {"name": "x"}), 405, "0405")
-    svcstg(call(world, "creator", "GET", auths_url(world.project, "/some-name")), 405, "0405")
-    svcstg(call(world, "creator", "GET", auths_url(world.project, "/github/personal")), 405, "0405")
+    check_svcstg(call(world, "creator", "GET", f"/v1/{world.project.pk}/git/nothing"), 404, "0440")
+    check_svcstg(Client().get("/v1/"), 404, "0440")
+    check_svcstg(call(world, "creator", "PUT", auths_url(world.project), {"name": "x"}), 405, "0405")
+    check_svcstg(call(world, "creator", "GET", auths_url(world.project, "/some-name")), 405, "0405")
+    check_svcstg(call(world, "creator", "GET", auths_url(world.project, "/github/personal")), 405, "0405")
     trailing = call(world, "creator", "GET", auths_url(world.project, "/"))
     assert trailing.status_code == 200 and trailing.json()["count"] == 0
 
@@ -712,7 +712,7 @@ def test_invalid_bodies_are_400_and_save_nothing(world, suffix, body, raw, conte
     response = call(
         world, "developer", "POST", auths_url(world.project, suffix), body, raw=raw, content_type=content_type
     )
-    found = svcstg(response, 400, "0400")
+    found = check_svcstg(response, 400, "0400")
     if field is not None:
         assert field in found["errors"], found
         if field != "non_field_errors":
@@ -733,7 +733,7 @@ def test_invalid_bodies_are_400_and_save_nothing(world, suffix, body, raw, conte
 def test_unsupported_repository_types_are_0401(world, suffix, body):
     """E9: a repository type (or type and kind) this console cannot authorize → 400 SVCSTG.REPO.0401."""
     before = counts()
-    svcstg(call(world, "developer", "POST", auths_url(world.project, suffix), body), 400, "0401")
+    check_svcstg(call(world, "developer", "POST", auths_url(world.project, suffix), body), 400, "0401")
     assert counts() == before
 
 
@@ -742,7 +742,7 @@ def test_duplicate_name_is_0403(world, name):
     """E9: a name already used by any endpoint of the project → 400 SVCSTG.REPO.0403, nothing saved."""
     endpoint(world, "manager", "taken-name", "docker_registry")
     before = counts()
-    body = svcstg(
+    body = check_svcstg(
         call(world, "developer", "POST", auths_url(world.project, PERSONAL), {"name": name, "token": SECRET}),
         400,
         "0403",

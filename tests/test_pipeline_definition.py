@@ -118,7 +118,7 @@ def task(type_, config=None, name="t", **extra) -> dict:
     return {"name": name, "type": type_, "config": config if config is not None else {}, **extra}
 
 
-def ok(data, ctx=CTX) -> tuple[dict, dict]:
+def check_valid(data, ctx=CTX) -> tuple[dict, dict]:
     try:
         return validate_definition(data, ctx)
     except DefinitionError as exc:  # pragma: no cover - shown on failure
@@ -145,7 +145,7 @@ def assert_error(data, path, fragment="", ctx=CTX) -> dict:
 
 def test_api_example_is_valid_and_filled_with_defaults():
     """API.md example validates; optional fields are filled (P6 build defaults, N1 notification defaults)."""
-    definition, secrets = ok(API_EXAMPLE)
+    definition, secrets = check_valid(API_EXAMPLE)
     assert secrets == {}
     build = definition["stages"][0]["tasks"][0]
     assert build["config"]["timeout_minutes"] == 60
@@ -159,8 +159,8 @@ def test_api_example_is_valid_and_filled_with_defaults():
 
 def test_normalized_output_validates_to_itself():
     """Saving a stored (normalized) definition again changes nothing (PATCH/restore round trip)."""
-    first, _ = ok(API_EXAMPLE)
-    again, secrets = ok(first)
+    first, _ = check_valid(API_EXAMPLE)
+    again, secrets = check_valid(first)
     assert again == first and secrets == {}
 
 
@@ -176,7 +176,7 @@ def test_default_definition_is_valid_and_empty():
 
 
 def test_minimal_document_only_needs_a_name():
-    definition, _ = ok({"name": "x"})
+    definition, _ = check_valid({"name": "x"})
     assert definition["sources"] == [] and definition["stages"] == [] and definition["description"] == ""
     assert definition["triggers"] == empty_triggers()
 
@@ -210,7 +210,7 @@ def test_top_level_fields(top, path, fragment):
 
 
 def test_name_is_trimmed_and_description_may_span_lines():
-    definition, _ = ok(doc(name="  web  ", description="line one\nline two"))
+    definition, _ = check_valid(doc(name="  web  ", description="line one\nline two"))
     assert definition["name"] == "web" and definition["description"] == "line one\nline two"
 
 
@@ -240,7 +240,7 @@ def test_none_values_count_as_missing():
     data = doc(description=None, parameters=None, triggers=None, notifications=None)
     data["stages"][0]["gates"] = None
     data["stages"][0]["tasks"][0]["config"]["version"] = None
-    definition, _ = ok(data)
+    definition, _ = check_valid(data)
     assert definition["description"] == "" and definition["parameters"] == []
     assert definition["triggers"] == empty_triggers() and definition["stages"][0]["gates"] == []
     assert definition["stages"][0]["tasks"][0]["config"]["version"] == "${PIPELINE_NUMBER}"
@@ -288,7 +288,7 @@ VALID_SOURCES = [
 def test_valid_sources(source):
     """P2 source kinds: hosted repo, generic Git, GitHub App, release repository, Docker, none."""
     data = doc(sources=[source], stages=[])
-    definition, _ = ok(data)
+    definition, _ = check_valid(data)
     assert definition["sources"][0]["kind"] == source["kind"]
 
 
@@ -301,7 +301,7 @@ def test_source_normalization():
         ],
         stages=[],
     )
-    definition, _ = ok(data)
+    definition, _ = check_valid(data)
     assert definition["sources"][0] == {
         "kind": "release",
         "alias": "pkg",
@@ -393,7 +393,7 @@ def test_at_most_ten_sources():
     sources = [_src(alias=f"s{i}") for i in range(11)]
     errs = assert_error(doc(sources=sources, stages=[]), "sources[10]", "at most 10")
     assert "sources[9]" not in errs
-    ok(doc(sources=sources[:10], stages=[]))
+    check_valid(doc(sources=sources[:10], stages=[]))
 
 
 def test_endpoint_the_user_may_not_use_is_refused():
@@ -406,7 +406,7 @@ def test_endpoint_the_user_may_not_use_is_refused():
 
 def test_system_parameters_with_aliases():
     """R2: fixed names, then <alias>_… for every aliased code source (not for artifact sources)."""
-    definition, _ = ok(
+    definition, _ = check_valid(
         doc(
             sources=[
                 _src(),
@@ -445,7 +445,7 @@ def test_parameter_named_like_an_artifact_alias_derivative_is_fine():
         parameters=[{"name": "pkg_TAG"}],
         stages=[],
     )
-    ok(data)
+    check_valid(data)
 
 
 # --------------------------------------------------------------------------- parameters (R1, R4–R7)
@@ -471,7 +471,7 @@ def _param(**fields) -> dict:
 )
 def test_parameter_normalization(param, expected):
     """R1 defaults; R5 enum choices trimmed/unique, default = first choice; R6 auto-increment 1.0.0; R7."""
-    definition, _ = ok(doc(parameters=[param], stages=[]))
+    definition, _ = check_valid(doc(parameters=[param], stages=[]))
     normalized = definition["parameters"][0]
     assert {k: normalized[k] for k in expected} == expected
     assert set(normalized) == {"name", "type", "default", "choices", "secret", "runtime", "description"}
@@ -516,13 +516,13 @@ def test_host_group_parameter_without_host_groups():
 
 
 def test_parameter_names_are_case_sensitive():
-    ok(doc(parameters=[_param(name="Ver"), _param(name="ver")], stages=[]))
+    check_valid(doc(parameters=[_param(name="Ver"), _param(name="ver")], stages=[]))
 
 
 def test_at_most_100_parameters():
     params = [_param(name=f"p{i}") for i in range(101)]
     assert_error(doc(parameters=params, stages=[]), "parameters[100]", "at most 100")
-    ok(doc(parameters=params[:100], stages=[]))
+    check_valid(doc(parameters=params[:100], stages=[]))
 
 
 # --------------------------------------------------------------------------- secret parameters (R4)
@@ -531,7 +531,7 @@ def test_at_most_100_parameters():
 def test_secret_value_leaves_the_document():
     """R4: the value is returned for encrypted storage; the document keeps "" and value_set."""
     value = "s3cret-Value!"
-    definition, secrets = ok(doc(parameters=[_param(name="api_key", secret=True, default=value)], stages=[]))
+    definition, secrets = check_valid(doc(parameters=[_param(name="api_key", secret=True, default=value)], stages=[]))
     assert secrets == {"api_key": value}
     assert definition["parameters"][0]["default"] == ""
     assert definition["parameters"][0]["value_set"] is True
@@ -541,9 +541,9 @@ def test_secret_value_leaves_the_document():
 def test_empty_secret_keeps_the_stored_value():
     """R4 / API.md: an empty secret field means keep; stored definitions (value_set) round-trip."""
     stored = {"name": "token", "type": "string", "default": "", "secret": True, "value_set": True}
-    definition, secrets = ok(doc(parameters=[stored], stages=[]))
+    definition, secrets = check_valid(doc(parameters=[stored], stages=[]))
     assert secrets == {} and definition["parameters"][0]["value_set"] is True
-    again, secrets = ok(definition)
+    again, secrets = check_valid(definition)
     assert again == definition and secrets == {}
 
 
@@ -579,7 +579,7 @@ def _stage(name="S", **fields) -> dict:
 
 def test_stage_defaults():
     """P5: always_run, manual, parallel default false; tasks and gates default empty."""
-    definition, _ = ok(doc(stages=[{"name": "Deploy"}]))
+    definition, _ = check_valid(doc(stages=[{"name": "Deploy"}]))
     assert definition["stages"] == [
         {"name": "Deploy", "always_run": False, "manual": False, "parallel": False, "tasks": [], "gates": []}
     ]
@@ -615,14 +615,14 @@ def test_at_most_20_stages_and_50_tasks():
     """P5: 21st stage and 51st task are refused on their own paths."""
     stages = [_stage(name=f"S{i}") for i in range(21)]
     assert_error(doc(stages=stages), "stages[20]", "at most 20")
-    ok(doc(stages=stages[:20]))
+    check_valid(doc(stages=stages[:20]))
     tasks = [task("delay", {"seconds": 1}, name=f"t{i}") for i in range(51)]
     assert_error(with_tasks(*tasks), "stages[0].tasks[50]", "at most 50")
-    ok(with_tasks(*tasks[:50]))
+    check_valid(with_tasks(*tasks[:50]))
 
 
 def test_zero_stages_is_fine_for_a_new_pipeline():
-    ok(doc(stages=[]))
+    check_valid(doc(stages=[]))
 
 
 # --------------------------------------------------------------------------- task shells (P6, R9)
@@ -649,7 +649,7 @@ def test_task_rules(tasks, path, fragment):
 
 def test_same_task_name_in_two_stages_is_fine():
     t = task("delay", {"seconds": 5})
-    ok(doc(stages=[_stage("A", tasks=[t]), _stage("B", tasks=[t])]))
+    check_valid(doc(stages=[_stage("A", tasks=[t]), _stage("B", tasks=[t])]))
 
 
 @pytest.mark.parametrize(
@@ -661,13 +661,13 @@ def test_control_tasks_only_in_serial_stages(control):
     """P6: delay and manual review are refused in parallel stages, on the task path."""
     errs = assert_error(with_tasks(control, parallel=True), "stages[0].tasks[0]", "only allowed in serial stages")
     assert "Stage “Build”, task “t”" in errs["stages[0].tasks[0]"][0]
-    ok(with_tasks(control, parallel=False))
+    check_valid(with_tasks(control, parallel=False))
 
 
 def test_non_control_tasks_may_run_in_parallel():
     build = task("build", {"source": "app", "commands": "make"})
     check = task("code_check", {"preset": "ruff"}, name="lint")
-    ok(with_tasks(build, check, parallel=True))
+    check_valid(with_tasks(build, check, parallel=True))
 
 
 def test_task_parameters():
@@ -677,7 +677,7 @@ def test_task_parameters():
         {"source": "app", "commands": "make ${mode} ${flavour}"},
         parameters=[{"name": "mode", "type": "enum", "choices": "debug,release"}, {"name": "flavour", "runtime": True}],
     )
-    definition, secrets = ok(with_tasks(t))
+    definition, secrets = check_valid(with_tasks(t))
     params = definition["stages"][0]["tasks"][0]["parameters"]
     assert params[0]["choices"] == ["debug", "release"] and params[0]["default"] == "debug"
     assert params[1]["type"] == "string" and params[1]["runtime"] is True
@@ -722,7 +722,7 @@ def _build(commands, parameters=None, **config) -> dict:
 )
 def test_known_references_pass(commands):
     """R3: pipeline, system and alias-derived parameters; $${…} escapes; ${…} that is no name is not a reference."""
-    ok(with_tasks(_build(commands)))
+    check_valid(with_tasks(_build(commands)))
 
 
 def test_unknown_reference_names_stage_and_task():
@@ -758,7 +758,7 @@ def test_task_parameters_are_known_to_their_own_task_only():
 def test_task_parameter_defaults_may_reference_pipeline_parameters():
     """R9 (seed §3.3): a task parameter's value references a pipeline parameter as ${name}."""
     t = _build("make", parameters=[{"name": "rv", "default": "${releaseversion}"}])
-    ok(with_tasks(t))
+    check_valid(with_tasks(t))
     t = _build("make", parameters=[{"name": "rv", "default": "${nope}"}])
     assert_error(with_tasks(t), "stages[0].tasks[0].parameters[0].default", "unknown parameter ${nope}")
 
@@ -791,7 +791,7 @@ def test_substitute(text, expected):
 
 
 def _rich() -> dict:
-    return ok(
+    return check_valid(
         doc(
             sources=[_src(), {"kind": "docker", "alias": "img", "endpoint": 4, "organization": "t", "image": "i"}],
             stages=[

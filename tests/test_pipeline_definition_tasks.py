@@ -7,14 +7,14 @@ import dataclasses
 import pytest
 
 from pipelines.definition import find_cycle
-from tests.test_pipeline_definition import CTX, assert_error, errors, ok, task, with_tasks
+from tests.test_pipeline_definition import CTX, assert_error, check_valid, errors, task, with_tasks
 
 K8S = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n---\napiVersion: v1\nkind: Service\n"
 BASE = "stages[0].tasks[0].config"
 
 
 def config_of(t, **kwargs) -> dict:
-    definition, _ = ok(with_tasks(t, **kwargs))
+    definition, _ = check_valid(with_tasks(t, **kwargs))
     return definition["stages"][0]["tasks"][0]["config"]
 
 
@@ -344,7 +344,7 @@ def test_config_errors_name_the_stage_and_task_for_references():
 def test_secret_parameters_may_be_referenced():
     """R4: secret pipeline parameters are referenced like any other."""
     t = task("build", {"source": "app", "commands": "deploy --token ${token}"})
-    ok(with_tasks(t, parameters=[{"name": "token", "secret": True}]))
+    check_valid(with_tasks(t, parameters=[{"name": "token", "secret": True}]))
 
 
 # --------------------------------------------------------------------------- sub-pipeline cycles (X8)
@@ -385,17 +385,17 @@ def test_no_cycle_without_a_path_back():
     """X8: calling a pipeline that never reaches this one is fine, even past other cycles."""
     ctx = _ctx(10, {20: [30], 30: [20, 40], 40: []})
     assert find_cycle(ctx, 20) is None
-    ok(_sub(20), ctx=ctx)
+    check_valid(_sub(20), ctx=ctx)
 
 
 def test_new_pipeline_cannot_be_in_a_cycle():
     """X8: while creating (no id yet) nothing calls the new pipeline."""
     ctx = _ctx(None, {20: [21], 21: [20]})
     assert find_cycle(ctx, 20) is None
-    ok(_sub(20), ctx=ctx)
+    check_valid(_sub(20), ctx=ctx)
 
 
 def test_stored_calls_of_the_saved_pipeline_are_ignored():
     """The definition being saved replaces the pipeline's own stored calls."""
     ctx = _ctx(10, {10: [20], 20: []})
-    ok(_sub(20), ctx=ctx)
+    check_valid(_sub(20), ctx=ctx)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from pipelines.definition import default_notifications, empty_triggers
-from tests.test_pipeline_definition import API_EXAMPLE, assert_error, doc, ok
+from tests.test_pipeline_definition import API_EXAMPLE, assert_error, check_valid, doc
 
 
 def triggers_of(triggers) -> dict:
-    return ok(doc(triggers=triggers))[0]["triggers"]
+    return check_valid(doc(triggers=triggers))[0]["triggers"]
 
 
 def test_empty_triggers_shape():
@@ -55,7 +55,7 @@ def test_api_example_triggers_round_trip():
 )
 def test_valid_patterns(pattern):
     """T4 pattern syntax: exact names, *, **, ?, trailing /."""
-    ok(doc(triggers={"push": {"branches": {"include": [pattern]}, "paths": {"exclude": [pattern]}}}))
+    check_valid(doc(triggers={"push": {"branches": {"include": [pattern]}, "paths": {"exclude": [pattern]}}}))
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_at_most_100_patterns_per_list():
         "triggers.push.branches.exclude[100]",
         "at most 100",
     )
-    ok(doc(triggers={"push": {"branches": {"exclude": patterns[:100]}}}))
+    check_valid(doc(triggers={"push": {"branches": {"exclude": patterns[:100]}}}))
 
 
 def test_duplicate_patterns_are_merged():
@@ -196,9 +196,9 @@ def test_notification_defaults():
 
 
 def test_partial_notifications_are_filled():
-    notifications = ok(doc(notifications={"run_failed": {"email": True}, "config_updated": {"in_app": False}}))[0][
-        "notifications"
-    ]
+    notifications = check_valid(
+        doc(notifications={"run_failed": {"email": True}, "config_updated": {"in_app": False}})
+    )[0]["notifications"]
     assert notifications["run_failed"] == {"in_app": True, "email": True}
     assert notifications["config_updated"] == {"in_app": False, "email": False}
     assert notifications["pipeline_deleted"] == {"in_app": True, "email": False}

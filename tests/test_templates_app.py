@@ -55,7 +55,7 @@ def test_loading_again_updates_by_key_and_adds_nothing():
 @pytest.mark.parametrize("key", SYSTEM_KEYS)
 def test_every_system_template_is_a_valid_template(key):
     gates = frozenset(GateTemplate.objects.filter(project__isnull=True).values_list("pk", flat=True))
-    validate_template_definition(system(key).definition, gates)
+    assert "stages" in validate_template_definition(system(key).definition, gates)  # raises when invalid
 
 
 @pytest.mark.parametrize("key", SYSTEM_KEYS)
@@ -385,9 +385,9 @@ def test_fuzzed_definitions_give_errors_never_crashes(world):
                    "sub_pipeline", _junk(rng, 4)]), "config": _junk(rng, 1)}]}]  # fmt: skip
         for data in (_junk(rng), {"parameters": _junk(rng, 1), "stages": stages}):
             try:
-                validate_template_definition(data)
-            except TemplateError:
-                pass
+                assert isinstance(validate_template_definition(data), dict)
+            except TemplateError as exc:
+                assert exc.errors  # refused with errors by path, never a crash
             template.definition = data if isinstance(data, dict) else {}
             services.template_needs(template)
             services.template_data_from_pipeline(Pipeline(definition=template.definition))
