@@ -509,7 +509,7 @@ def test_seed_demo_creates_demo_pipelines_once():
     call_command("seed_demo")
     call_command("seed_demo")
     demo = Pipeline.objects.filter(project__name="Demo project")
-    assert sorted(demo.values_list("name", flat=True)) == ["nightly-report", "web-app"]
+    assert sorted(demo.values_list("name", flat=True)) == ["nightly-report", "release", "web-app"]
     assert demo.get(name="web-app").creator.username == "demo-developer"
 
 
