@@ -40,6 +40,7 @@ def parse_args(argv=None):
     parser.add_argument("--concurrency", type=int, default=3, help="worker processes")
     parser.add_argument("--database-url", help="e.g. postgres://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--report", help="markdown file whose section for this backend is replaced")
+    parser.add_argument("--hold", action="store_true", help="runs wait at a manual stage: no execution load")
     args = parser.parse_args(argv)
     args.scenario = [tuple(int(x) for x in s.lower().split("x")) for s in args.scenario or ["200x1", "50x4"]]
     return args
@@ -106,7 +107,7 @@ def stop_all(processes) -> None:
 # --- one scenario ---------------------------------------------------------------------------------
 
 
-def run_scenario(owner, project, tag: str, n_pipelines: int, n_points: int) -> dict:
+def run_scenario(owner, project, tag: str, n_pipelines: int, n_points: int, hold: bool) -> dict:
     """Create the pipelines with points due from the first whole minute after seeding, wait, measure."""
     from zoneinfo import ZoneInfo
 
@@ -120,7 +121,8 @@ def run_scenario(owner, project, tag: str, n_pipelines: int, n_points: int) -> d
     first = (timezone.now() + seed_estimate).replace(second=0, microsecond=0) + timedelta(minutes=1)
     zone = ZoneInfo(ZONE)
     times = [(first + timedelta(minutes=k)).astimezone(zone).strftime("%H:%M") for k in range(n_points)]
-    stages = [{"name": "Build", "tasks": [{"name": "noop", "type": "build", "config": {"commands": "true"}}]}]
+    stages = [{"name": "Build", "tasks": [{"name": "noop", "type": "build", "config": {"commands": "true"}}],
+               "manual": hold}]  # fmt: skip
     points = [{"enabled": True, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "time": t} for t in times]
     started = time.perf_counter()
     pipelines = [
@@ -186,30 +188,37 @@ def _read(path: str) -> str:
 
 
 def markdown(args, results: list[dict]) -> str:
+    runs = ("wait at a manual first stage (nothing executes)" if args.hold
+            else "are one `true` build each, executed by the same worker")  # fmt: skip
     lines = [
         f"{args.beats} beats (database scheduler), 1 worker × {args.concurrency} processes, embedded Redis; "
-        f"points in {ZONE}; each run is one `true` build executed by the same worker.",
+        f"points in {ZONE}; the runs {runs}.",
         "",
         machine_info(),
         "",
         "| scenario | slots | runs | exactly 1 run per slot | attempts per slot | run start delay p50 / p95 / "
-        "p99 / max (s) | task start delay p50 / p99 (s) |",
+        "p99 / max (s) | slot claimed after p50 / p99 (s) |",
         "|---|---:|---:|---|---|---|---|",
     ]
-    worst = 0.0
-    ok = True
+    met, missed = [], []
     for r in results:
         d, t = r["run"], r["task"]
-        worst = max(worst, pct(d, 99))
-        ok = ok and r["one_run_per_slot"]
+        (met if pct(d, 99) <= 1 and r["one_run_per_slot"] else missed).append(f"{r['name']} ({pct(d, 99):.2f} s)")
         attempts = ", ".join(f"{n}: {c}" for n, c in sorted(r["attempts"].items()))
         lines.append(
             f"| {r['name']} | {r['slots']}/{r['expected']} | {r['runs']} | {'yes' if r['one_run_per_slot'] else 'NO'}"
             f" | {attempts} | {pct(d, 50):.3f} / {pct(d, 95):.3f} / {pct(d, 99):.3f} / {d[-1] if d else 0:.3f}"
             f" | {pct(t, 50):.3f} / {pct(t, 99):.3f} |"
         )
-    met = "**met**" if worst <= 1 and ok else "**NOT met**"
-    lines += ["", f"Goal p99 ≤ 1 s late with exactly one run per slot: {met} (worst p99 {worst:.3f} s)."]
+    verdict = "; ".join(
+        part
+        for part in (
+            f"**met** for {', '.join(met)}" if met else "",
+            f"**NOT met** for {', '.join(missed)}" if missed else "",
+        )
+        if part
+    )
+    lines += ["", f"Goal p99 ≤ 1 s late with exactly one run per slot: {verdict}."]
     return "\n".join(lines)
 
 
@@ -240,7 +249,7 @@ def main(argv=None) -> None:
         results = []
         for index, (n_pipelines, n_points) in enumerate(args.scenario):
             project = create_project(owner, f"bench-{index}")
-            result = run_scenario(owner, project, f"s{index}", n_pipelines, n_points)
+            result = run_scenario(owner, project, f"s{index}", n_pipelines, n_points, args.hold)
             d = result["run"]
             print(f"{result['name']}: p50 {pct(d, 50):.3f} s, p99 {pct(d, 99):.3f} s, runs {result['runs']}/"
                   f"{result['expected']}, one per slot: {result['one_run_per_slot']}", flush=True)  # fmt: skip
@@ -250,7 +259,7 @@ def main(argv=None) -> None:
     body = markdown(args, results)
     print(body)
     if args.report:
-        write_report(Path(args.report), connection.vendor, body)
+        write_report(Path(args.report), connection.vendor + ("-held" if args.hold else ""), body)
 
 
 if __name__ == "__main__":

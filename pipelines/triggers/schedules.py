@@ -12,8 +12,8 @@ Exactly once: the task computes the slot — the most recent due instant of the 
 ``ScheduleSlot(pipeline, point, scheduled_for)`` (status ``starting``) under a unique key. The first insert
 wins; a second beat, a restarted beat or the scan finds the row (or gets an IntegrityError) and only counts
 an attempt. The winner moves the row from ``starting`` to its final status before starting the run, so a
-redelivered task cannot start it twice. Bursts: beat sends one entry per tick, so the first task of a
-minute also claims the other points sharing its crontab (same time, days and zone) and queues
+redelivered task cannot start it twice. Bursts: beat sends one entry per tick, so the first task of an
+instant also claims the other points sharing its crontab (same time, days and zone) and queues
 ``triggers.start_slot`` for each — the worker's processes start them in parallel at once.
 
 Wall-clock times follow RFC 5545 §3.3.5, which is also what celery's crontab does: a time inside a
@@ -207,11 +207,12 @@ def _parse_time(value) -> datetime | None:
         return None
 
 
-def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status: str) -> ScheduleSlot | None:
+def _claim(pipeline, point: int, slot: datetime, now: datetime, status: str, count=True) -> ScheduleSlot | None:
     """Insert the slot's row; None (and one more attempt counted) if someone recorded it already."""
     recorded = ScheduleSlot.objects.filter(pipeline=pipeline, point=point, scheduled_for=slot)
     if recorded.exists():  # the common duplicate (a second beat): a read, no failed insert
-        recorded.update(attempts=F("attempts") + 1)
+        if count:
+            recorded.update(attempts=F("attempts") + 1)
         return None
     try:
         with transaction.atomic():
@@ -220,7 +221,8 @@ def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status
                 delay=(now - slot).total_seconds(), status=status,
             )  # fmt: skip
     except IntegrityError:  # recorded meanwhile (two beats at the same moment)
-        recorded.update(attempts=F("attempts") + 1)
+        if count:
+            recorded.update(attempts=F("attempts") + 1)
         return None
 
 
@@ -280,18 +282,22 @@ def _queue_start(row: ScheduleSlot) -> None:
         start_slot(row.pk)
 
 
-def _sweep(entry_name: str, slot: datetime, now: datetime) -> int:
+def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
     """Claim the other points due at the same instant (same crontab) and queue their starts.
 
     A burst — every pipeline at 02:00 — then spreads over the worker's processes at once instead of
-    following beat, which sends one entry per tick. Their own beat messages find the slot recorded.
+    following beat, which sends one entry per tick. Only the first task of the instant sweeps (no row of
+    the group has a lower id than its own); the others' beat messages find their slots recorded.
     """
     from django_celery_beat.models import PeriodicTask
 
+    slot = own.scheduled_for
     crontab = PeriodicTask.objects.filter(name=entry_name).values("crontab_id")
     armed = _armed_points(_entries(crontab_id__in=crontab).exclude(name=entry_name))
-    done = ScheduleSlot.objects.filter(pipeline_id__in=list(armed), scheduled_for=slot)
-    done = set(done.values_list("pipeline_id", "point"))
+    rows = ScheduleSlot.objects.filter(pipeline_id__in=list(armed), scheduled_for=slot)
+    done = {(p, n): pk for pk, p, n in rows.values_list("pk", "pipeline_id", "point") if n in armed[p]}
+    if any(pk < own.pk for pk in done.values()):
+        return 0  # an earlier task of this instant sweeps
     queued = 0
     for pipeline in Pipeline.objects.filter(pk__in=list(armed)):
         triggers = pipeline.definition.get("triggers") or {}
@@ -301,7 +307,7 @@ def _sweep(entry_name: str, slot: datetime, now: datetime) -> int:
                 continue
             if latest_due(points[index], zone, now + EARLY_TOLERANCE) != slot:
                 continue
-            row = _claim(pipeline, index, slot, now, Status.STARTING)
+            row = _claim(pipeline, index, slot, now, Status.STARTING, count=False)
             if row is not None:
                 transaction.on_commit(lambda row=row: _queue_start(row))
                 queued += 1
@@ -331,7 +337,7 @@ def fire(pipeline_id: int, point: int, *, armed=None, now: datetime | None = Non
     row = _claim(pipeline, point, slot, now, Status.STARTING)
     if row is None:
         return "duplicate"
-    _sweep(f"{entry_prefix(pipeline.pk)}{point}", slot, now)
+    _sweep(row, f"{entry_prefix(pipeline.pk)}{point}", now)
     return _start(pipeline, row, triggers, Status.FIRED)
 
 
