@@ -1,6 +1,7 @@
 """Benchmark of the pipeline list API (not a test): seed N pipelines over M projects, then time
-``GET /api/v1/projects/{id}/pipelines/`` through Django's test Client (the whole middleware, auth,
-permission and serialization stack, in process — server time without the network).
+the list page ``GET /projects/{id}/pipelines/`` and ``GET /api/v1/projects/{id}/pipelines/`` through the WSGI
+application gunicorn serves (``devops_console.wsgi``: the whole middleware, auth, permission, query and
+rendering stack, in process — server time without the network).
 
     DJANGO_SETTINGS_MODULE=devops_console.settings .venv/bin/python bench/pipeline_list.py \\
         --pipelines 10000 --projects 50 [--database-url postgres://…/bench] [--report docs/benchmarks.md]
@@ -146,24 +147,40 @@ def seed_pipelines(projects, n_pipelines, owner, user) -> None:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def measure(client, token: str, urls: list[str], n: int) -> dict:
+def wsgi_get(app, url: str, headers: dict) -> tuple[int, bytes]:
+    """One GET through the WSGI application as a WSGI server does it: build the environ, consume the
+    body, close the response (which ends the request: signals, connection handling)."""
+    from django.test.client import RequestFactory
+
+    path, _, query = url.partition("?")
+    environ = RequestFactory()._base_environ(PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD="GET", **headers)
+    status = []
+    response = app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0])))
+    try:
+        body = b"".join(response)
+    finally:
+        response.close()
+    return status[0], body
+
+
+def measure(app, headers: dict, urls: list[str], n: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    headers = {"HTTP_X_AUTH_TOKEN": token}
-    client.get(urls[0], **headers)  # warm-up (imports, the token's last_used_at write)
+    wsgi_get(app, urls[0], headers)  # warm-up (imports, the token's last_used_at write)
     counts = set()
     for url in urls[: min(len(urls), 10)]:
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get(url, **headers).status_code == 200
+            status, body = wsgi_get(app, url, headers)
+            assert status == 200, body[:300]
         counts.add(len(ctx.captured_queries))
     times, cpu = [], []
     for i in range(n):
         started, started_cpu = time.perf_counter(), time.process_time()
-        response = client.get(urls[i % len(urls)], **headers)
+        status, body = wsgi_get(app, urls[i % len(urls)], headers)
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-        assert response.status_code == 200, response.content[:300]
+        assert status == 200, body[:300]
     times.sort()
     return {
         "p50": statistics.median(times),
@@ -272,7 +289,11 @@ def main(argv=None) -> None:
     seeded_s = time.perf_counter() - started
     client = Client()
     client.force_login(user)  # the list pages use the session; the API the token
-    results = {name: measure(client, token, urls, args.requests) for name, urls in scenarios(projects).items()}
+    cookie = "; ".join(f"{key}={morsel.value}" for key, morsel in client.cookies.items())
+    headers = {"HTTP_X_AUTH_TOKEN": token, "HTTP_COOKIE": cookie}
+    from devops_console.wsgi import application  # as gunicorn loads it (after the seeding's garbage is gone)
+
+    results = {name: measure(application, headers, urls, args.requests) for name, urls in scenarios(projects).items()}
     body = markdown(args, machine_info(), results, seeded_s)
     print(body)
     if args.report:

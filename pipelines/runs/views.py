@@ -23,6 +23,7 @@ from django.views.generic import FormView, TemplateView
 
 from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW
+from devops_console.core.urlformat import url_formatter
 from pipelines.models import HostGroup
 from pipelines.runs import ansi, logs
 from pipelines.runs.actions import ActionRefused, perform, reviewers_of
@@ -30,6 +31,7 @@ from pipelines.runs.api_serializers import NO_LOG_TYPES, format_duration, snapsh
 from pipelines.runs.forms import SHORTCUTS, HistoryFilterForm, StartRunForm, first_error
 from pipelines.runs.models import FINISHED, BuildPackage, Run, StageRun, State, TaskRun
 from pipelines.runs.start import queue_position, start_run
+from pipelines.runs.summary import attach_stage_badges
 from pipelines.views.base import PipelineViewMixin
 
 PACKAGES_SHOWN = 10  # X5: the newest 10 build packages
@@ -41,10 +43,14 @@ HISTORY_PAGE_SIZE = 20
 # ---- helpers shared with the API (pipelines.runs.api) ----------------------------------------------------
 
 
-def prepare_runs(runs):
-    """Set ``duration_text`` on each run for ``runs/_run_columns.html`` (no queries)."""
+def prepare_runs(pipeline, runs):
+    """Set ``duration_text``, ``detail_url`` and ``stage_badges`` on each run of ``pipeline`` for
+    ``runs/_run_columns.html`` (one query, one reverse())."""
+    link = url_formatter("run-detail", 3)
+    attach_stage_badges(runs)
     for run in runs:
         run.duration_text = format_duration(run.started, run.finished)
+        run.detail_url = link(pipeline.project_id, pipeline.pk, run.number)
     return runs
 
 
@@ -380,12 +386,12 @@ class RunHistoryView(PipelineViewMixin, TemplateView):
             if not form.is_bound:
                 form = HistoryFilterForm({})
                 form.is_valid()
-            runs = form.filter(runs).select_related("triggered_by", "pipeline").prefetch_related("stages")
+            runs = form.filter(runs).select_related("triggered_by")
             page, error = (
                 Paginator(runs.order_by("-number"), HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page")),
                 "",
             )
-            prepare_runs(page.object_list)
+            prepare_runs(self.pipeline, page.object_list)
         query = self.request.GET.copy()
         query.pop("page", None)
         users = Run.objects.filter(pipeline=self.pipeline, triggered_by__isnull=False)
