@@ -112,8 +112,8 @@ TEMPLATES = [
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and beat share the file: wait for locks instead of failing, and take
-    # the write lock at BEGIN so two writers never deadlock on an upgrade.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # the write lock at BEGIN so two writers never deadlock on an upgrade. Connections persist like
+    # PostgreSQL's (WAL readers never block the writer): opening one costs more than a whole engine step.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -131,6 +131,9 @@ CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection around every task unless this is set; the
+# worker applies Django's CONN_MAX_AGE rules instead (devops_console/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

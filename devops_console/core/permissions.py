@@ -9,7 +9,9 @@ one the user may see but not act on answers 403.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+import functools
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -51,14 +53,30 @@ def member_project_ids(user, roles=None):
 def guardian_object_ids(user, model, codename: str):
     """Subquery of pks of ``model`` objects on which ``user`` holds guardian permission ``codename``.
 
-    Covers both the user's own and their groups' object permissions.
+    Covers both the user's own and their groups' object permissions — what guardian's
+    ``get_objects_for_user(..., accept_global_perms=False, with_superuser=False)`` answers, built directly
+    on the model's direct-foreign-key permission tables as one SQL subquery (guardian's helper runs
+    Python-side lookups on every call, a few milliseconds on each restricted query).
     """
-    from guardian.shortcuts import get_objects_for_user
+    from django.contrib.contenttypes.models import ContentType
 
-    perm = f"{model._meta.app_label}.{codename}"
-    return get_objects_for_user(
-        user, perm, klass=model.objects.all(), accept_global_perms=False, with_superuser=False
-    ).values("pk")
+    content_type = ContentType.objects.get_for_model(model)  # Django caches it
+    perm = {"permission__content_type": content_type, "permission__codename": codename}
+    user_model, group_model = _permission_tables(model)
+    own = user_model.objects.filter(user=user, **perm).values("content_object_id")
+    groups = group_model.objects.filter(group__user=user, **perm).values("content_object_id")
+    return model._base_manager.filter(Q(pk__in=own) | Q(pk__in=groups)).values("pk")
+
+
+@functools.cache
+def _permission_tables(model) -> tuple[type[models.Model], type[models.Model]]:
+    """The model's direct-foreign-key guardian tables (user, group); they never change at run time."""
+    from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+    user_model, group_model = get_user_obj_perms_model(model), get_group_obj_perms_model(model)
+    if user_model.objects.is_generic() or group_model.objects.is_generic():
+        raise ImproperlyConfigured(f"{model.__name__} needs direct-foreign-key guardian permission tables")
+    return user_model, group_model
 
 
 def get_object_for_action(queryset_or_model, user, action: str = VIEW, **lookup):

@@ -61,8 +61,10 @@ def system_values(run: Run) -> dict[str, str]:
 def parameter_values(run: Run, task_spec: dict) -> tuple[dict[str, str], list[str]]:
     """Every value the task may use; secrets are decrypted here, only for the executing task (R4)."""
     values = system_values(run)
-    secrets: dict[str, str] = {s.name: s.value for s in PipelineSecret.objects.filter(pipeline_id=run.pipeline_id)}
-    secrets.update({s.name: s.value for s in run.secrets.all()})
+    secrets: dict[str, str] = {}
+    if any(param.get("secret") for param in run.snapshot.get("parameters", [])):  # else there are none to read
+        secrets = {s.name: s.value for s in PipelineSecret.objects.filter(pipeline_id=run.pipeline_id)}
+        secrets.update({s.name: s.value for s in run.secrets.all()})
     for param in run.snapshot.get("parameters", []):
         name = param["name"]
         values[name] = secrets.get(name, "") if param.get("secret") else run.parameters.get(name, param["default"])
@@ -81,13 +83,15 @@ def _substitute(value, values):
     return value
 
 
-def _claim(task_id: int, attempt: int) -> bool:
-    now = timezone.now()
-    return bool(
-        TaskRun.objects.filter(pk=task_id, attempt=attempt, state=State.RUNNING, worker="").update(
-            worker=worker_name(), heartbeat=now
-        )
+def _claim(task: TaskRun) -> bool:
+    """Take the task for this worker process; the loaded row gets the same values (no re-read)."""
+    worker, now = worker_name(), timezone.now()
+    claimed = TaskRun.objects.filter(pk=task.pk, attempt=task.attempt, state=State.RUNNING, worker="").update(
+        worker=worker, heartbeat=now
     )
+    if claimed:
+        task.worker, task.heartbeat = worker, now
+    return bool(claimed)
 
 
 def _heartbeat(ctx: TaskContext, done: threading.Event) -> None:
@@ -110,14 +114,18 @@ def _heartbeat(ctx: TaskContext, done: threading.Event) -> None:
 
 
 def execute(task_id: int, attempt: int) -> str | None:
-    task = TaskRun.objects.select_related("stage__run__pipeline").filter(pk=task_id).first()
+    task = (
+        TaskRun.objects.select_related("stage__run__pipeline")
+        .defer("stage__run__pipeline__definition")  # the run's snapshot is what executes
+        .filter(pk=task_id)
+        .first()
+    )
     if task is None or task.attempt != attempt or task.state != State.RUNNING:
         return None  # stopped, reset or finished meanwhile: nothing to do
-    if not _claim(task_id, attempt):
+    if not _claim(task):
         # Claimed before by a worker that died (a redelivered message): never run side effects twice.
         engine.fail_lost_task(task, _("The worker running this task was lost."))
         return State.FAILED
-    task.refresh_from_db()
     run = task.stage.run
     spec = run.snapshot["stages"][task.stage.index]["tasks"][task.index]
     values, secrets = parameter_values(run, spec)
@@ -154,6 +162,7 @@ def execute(task_id: int, attempt: int) -> str | None:
         exit_code=outcome.exit_code,
         metrics=outcome.metrics,
         message=Masker(secrets).mask(outcome.message),
+        inline=True,  # advance the run here, after the commit: no broker hop between tasks
     )
     return outcome.state
 

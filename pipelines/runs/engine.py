@@ -6,6 +6,7 @@ Workers report a task's result with ``finish_task``, which calls ``advance`` aga
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.db import transaction
 from django.utils import timezone
@@ -60,8 +61,9 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
 
 
 def _progress_stage(run: Run, stage: StageRun, now) -> str:
-    """Start what may start in ``stage``; return its state afterwards."""
-    tasks = list(stage.tasks.order_by("index"))
+    """Start what may start in ``stage``; return its state afterwards (``stage.loaded_tasks``: its tasks
+    as they are now)."""
+    tasks = stage.loaded_tasks = list(stage.tasks.order_by("index"))
     selected = [t for t in tasks if t.selected]
     for task in tasks:
         if not task.selected and task.state == State.PENDING:
@@ -141,39 +143,67 @@ def advance(run_id: int) -> str | None:
     if run is None or run.state not in (State.RUNNING, State.WAITING):
         return getattr(run, "state", None)
     now = timezone.now()
-    for stage in run.stages.order_by("index"):
+    stages = list(run.stages.order_by("index"))
+    for stage in stages:
         if stage.state in FINISHED:
             if stage.state in (State.FAILED, State.STOPPED):
-                return _finish_run(run, stage.state, now)
+                return _finish_run(run, stage.state, now, stages)
             continue
         state = _progress_stage(run, stage, now)
         if state in (State.FAILED, State.STOPPED):
-            return _finish_run(run, state, now)
+            return _finish_run(run, state, now, stages)
         if state in FINISHED:
             continue
-        waiting = state == State.WAITING or (
-            not stage.tasks.filter(state=State.RUNNING).exists() and stage.tasks.filter(state=State.WAITING).exists()
-        )
+        task_states = {task.state for task in stage.loaded_tasks}
+        waiting = state == State.WAITING or (State.RUNNING not in task_states and State.WAITING in task_states)
         new_state = State.WAITING if waiting else State.RUNNING
         if run.state != new_state:
             run.state = new_state
             run.save(update_fields=["state"])
         return run.state
-    return _finish_run(run, State.SUCCEEDED, now)
+    return _finish_run(run, State.SUCCEEDED, now, stages)
 
 
-def _finish_run(run: Run, state: str, now) -> str:
+def _finish_run(run: Run, state: str, now, stages: list[StageRun] | None = None) -> str:
+    """``stages``: the run's stages as the caller loaded and updated them under the run lock."""
     TaskRun.objects.filter(stage__run=run, state=State.PENDING).update(state=State.SKIPPED)
-    for stage in run.stages.exclude(state__in=FINISHED):
+    stages = run.stages.all() if stages is None else stages
+    for stage in [stage for stage in stages if stage.state not in FINISHED]:
         stage.state, stage.finished = (State.SKIPPED if stage.state == State.PENDING else state), now
-        stage.save()
+        stage.save(update_fields=["state", "finished"])
     run.state, run.finished = state, now
     run.save(update_fields=["state", "finished"])
-    run_id = run.pk
+    run_id, pipeline_id, has_parent = run.pk, run.pipeline_id, run.parent_task_id is not None
+    transaction.on_commit(lambda: after_finish_soon(run_id, pipeline_id, has_parent))
+    return state
+
+
+_inline_depth = threading.local()
+MAX_INLINE_DEPTH = 8
+
+
+def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool) -> None:
+    """What follows a finished run — its slot goes to the next queued run (X3), a parent sub-pipeline task
+    takes its result (X8) — done here, after the commit, saving a broker hop per run. A worker's
+    ``runs.finished`` task does it instead when that fails, or when runs that finish at once (preflight
+    failures) would otherwise chain too deep."""
+    depth = getattr(_inline_depth, "value", 0)
+    if depth < MAX_INLINE_DEPTH:
+        _inline_depth.value = depth + 1
+        try:
+            from pipelines.runs import hooks, start
+
+            start.dispatch(pipeline_id)
+            if has_parent:
+                hooks.after_run(run_id)
+            return
+        except Exception:  # noqa: BLE001 — e.g. a locked database: hand it to a worker
+            logger.warning("after run %s inline failed; queued for a worker", run_id, exc_info=True)
+        finally:
+            _inline_depth.value = depth
     from pipelines.runs.tasks import run_finished
 
-    transaction.on_commit(lambda: run_finished.delay(run_id))  # frees the slot and notifies parents
-    return state
+    run_finished.delay(run_id)
 
 
 @transaction.atomic
@@ -190,7 +220,7 @@ def finish_task(
     task.state, task.finished = state, timezone.now()
     task.exit_code, task.message = exit_code, message[:500]
     task.metrics = {**task.metrics, **(metrics or {})}
-    task.save()
+    task.save(update_fields=["state", "finished", "exit_code", "message", "metrics"])
     run_id = task.stage.run_id
     if inline:
         transaction.on_commit(lambda: advance_soon(run_id))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from django.db import transaction
+
 from devops_console.core.logmask import Masker
 from pipelines.runs.models import LogChunk, TaskRun
 
@@ -60,9 +62,10 @@ class LogWriter:
         text = "".join(self._ready)
         self._ready, self._ready_len = [], 0
         size = len(text.encode())
-        LogChunk.objects.create(task=self.task, attempt=self.task.attempt, offset=self.offset, text=text)
+        with transaction.atomic():  # one commit for the chunk and the size readers poll
+            LogChunk.objects.create(task=self.task, attempt=self.task.attempt, offset=self.offset, text=text)
+            TaskRun.objects.filter(pk=self.task.pk).update(log_size=self.offset + size)
         self.offset += size
-        TaskRun.objects.filter(pk=self.task.pk).update(log_size=self.offset)
         self._last_flush = self._clock()
 
     def close(self) -> None:

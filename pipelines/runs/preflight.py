@@ -44,9 +44,12 @@ def usable_endpoint(user, project_id: int, endpoint_id, label: str) -> tuple[Ser
 
 def problems(run: Run) -> list[str]:
     """Why the run may not execute: one sentence per unusable endpoint (empty when all is well)."""
+    referenced = referenced_endpoints(run.snapshot)
+    if not referenced:
+        return []
     user = starter_of(run)
     found = []
-    for endpoint_id, label in referenced_endpoints(run.snapshot):
+    for endpoint_id, label in referenced:
         endpoint, why = usable_endpoint(user, run.pipeline.project_id, endpoint_id, label)
         if endpoint is None:
             found.append(why)

@@ -244,12 +244,18 @@ def max_concurrent(pipeline: Pipeline) -> int:
 @transaction.atomic
 def dispatch(pipeline_id: int) -> list[int]:
     """X3: promote the oldest queued runs while fewer than the limit are running or waiting."""
-    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline_id)
+    pipeline = (
+        Pipeline.objects.select_for_update()
+        .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
+        .get(pk=pipeline_id)
+    )
     active = Run.objects.filter(pipeline=pipeline, state__in=ACTIVE).count()
     free = max_concurrent(pipeline) - active
     if free <= 0:
         return []
     promoted = list(Run.objects.filter(pipeline=pipeline, state=State.QUEUED).order_by("number")[:free])
+    for run in promoted:
+        run.pipeline = pipeline
     now = timezone.now()
     for run in promoted:
         Run.objects.filter(pk=run.pk).update(state=State.RUNNING, started=now)

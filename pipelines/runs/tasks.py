@@ -11,7 +11,8 @@ from django.db import OperationalError
 from pipelines.runs import engine, start
 
 logger = logging.getLogger(__name__)
-RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
+# Nothing reads the engine tasks' return values (the database holds the state): no result-backend write.
+RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5, "ignore_result": True}
 
 
 @shared_task(name="runs.dispatch", **RETRY)
@@ -24,7 +25,7 @@ def advance_run(run_id: int) -> str | None:
     return engine.advance(run_id)
 
 
-@shared_task(name="runs.execute", acks_late=True, reject_on_worker_lost=False)
+@shared_task(name="runs.execute", acks_late=True, reject_on_worker_lost=False, ignore_result=True)
 def execute_task(task_id: int, attempt: int) -> str | None:
     from pipelines.executors.runner import execute
 
