@@ -169,9 +169,12 @@ def main():
         f"| receive (token, parse, dedupe, record, 202) | {receive_rate:.0f} | {statistics.median(received):.1f} | "
         f"{pct(received, 95):.1f} | |",
         f"| decide (T4 over 50 files, per-file verdicts, start run if matched) | {decide_rate:.0f} | "
-        f"{statistics.median(decided):.1f} | {pct(decided, 95):.1f} | ≥ 300 deliveries/s "
-        f"({'met' if min(receive_rate, decide_rate) >= 300 else 'not met'} end to end: "
-        f"{1 / (1 / receive_rate + 1 / decide_rate):.0f}/s) |",
+        f"{statistics.median(decided):.1f} | {pct(decided, 95):.1f} | ≥ 300 deliveries/s |",
+        "",
+        "The two steps run in different processes (the web server answers, a Celery worker decides), so the slower "
+        f"one bounds a deployment with one of each: **{min(receive_rate, decide_rate):.0f} deliveries/s — goal "
+        f"{'met' if min(receive_rate, decide_rate) >= 300 else 'not met'}**. Both steps one after the other in a "
+        f"single process: {1 / (1 / receive_rate + 1 / decide_rate):.0f}/s.",
         "",
         f"Verdicts: {verdicts}.",
         "",
