@@ -1,11 +1,15 @@
 """P1: the pipeline list costs the same number of queries for 5 and 50 rows (rights and the follow state
 are annotations of the page query; nothing is fetched per row)."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from pipelines import services
+from pipelines.runs.api_serializers import format_duration
 from tests.test_pipeline_pages import login, sample_definition
 
 pytestmark = pytest.mark.django_db
@@ -68,16 +72,19 @@ def test_run_columns_and_last_run_by_me(client, world, django_assert_max_num_que
                 {"name": "c", "type": "build", "config": {"commands": "true"}}]}]})
         for number in range(1, runs + 1):
             run = Run.objects.create(pipeline=pipeline, number=number, state="succeeded", branch="main",
-                                     triggered_by=world.users[runner], commit_id="abcdef1234567")
+                                     triggered_by=world.users[runner], commit_id="abcdef1234567",
+                                     started=started, finished=started + timedelta(seconds=95))
             StageRun.objects.create(run=run, index=0, name="Build", state="succeeded")
         return pipeline
 
+    started = timezone.now() - timedelta(hours=1)
     make("mine-last", "tester", 3)
     client.force_login(world.users["tester"])
     url = f"/projects/{world.project.pk}/pipelines/"
     with django_assert_max_num_queries(30) as few:
         body = client.get(url).content.decode()
     assert "#3" in body and "abcdef12" in body and "tester" in body and 'state-succeeded' in body
+    assert format_duration(started, started + timedelta(seconds=95)) in body  # the same duration as the history
     for i in range(6):
         make(f"other-{i}", "manager", 2)
     with django_assert_max_num_queries(30) as many:

@@ -21,6 +21,7 @@ from devops_console.core.urlformat import url_formatter
 from devops_console.core.views_mixins import ProjectViewMixin
 from pipelines import services
 from pipelines.models import Pipeline
+from pipelines.runs.api_serializers import format_duration
 from pipelines.runs.summary import attach_last_runs, last_run_by, with_last_run_id
 from pipelines.views.base import PipelineViewMixin, safe_next, with_rights
 
@@ -113,6 +114,7 @@ def decorate_rows(pipelines) -> None:
         p.links = {key: fmt(*ids[:nargs]) for key, (fmt, nargs) in formatters.items()}
         if p.last_run is not None:
             p.last_run.detail_url = run_link(p.project_id, p.pk, p.last_run.number)
+            p.last_run.duration_text = format_duration(p.last_run.started, p.last_run.finished)  # as on history
         else:
             p.stage_names = [stage.get("name", "") for stage in (definitions.get(p.pk) or {}).get("stages", [])]
 
