@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from _common import machine_line, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
@@ -152,8 +152,7 @@ def wsgi_get(app, url: str, headers: dict) -> tuple[int, bytes]:
     body, close the response (which ends the request: signals, connection handling)."""
     from django.test.client import RequestFactory
 
-    path, _, query = url.partition("?")
-    environ = RequestFactory()._base_environ(PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD="GET", **headers)
+    environ = RequestFactory().get(url, **headers).environ
     status = []
     response = app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0])))
     try:
@@ -209,47 +208,14 @@ def scenarios(projects) -> dict[str, list[str]]:
 # --- reporting ------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    from django.db import connection
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in _read("/proc/cpuinfo").splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "?",
-    )
-    mem = re.search(r"MemTotal:\s+(\d+)", _read("/proc/meminfo"))
-    with connection.cursor() as cursor:
-        cursor.execute("select sqlite_version()" if connection.vendor == "sqlite" else "show server_version")
-        db_version = cursor.fetchone()[0]
-    return {
-        "cpu": f"{cpu} × {os.cpu_count()}",
-        "memory": f"{int(mem.group(1)) // 1024 // 1024} GiB" if mem else "?",
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "database": f"{connection.vendor} {db_version}",
-        "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
-    }
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
-def markdown(args, info: dict, results: dict, seeded_s: float) -> str:
+def markdown(args, results: dict, seeded_s: float) -> str:
     per_project = args.pipelines // max(args.projects, 1)
     lines = [
         f"{args.pipelines:,} pipelines over {args.projects} projects (~{per_project} per project) with "
         f"{args.runs:,} runs, "
         f"{args.requests} requests per scenario; seeding took {seeded_s:.1f} s.",
         "",
-        f"Machine: {info['cpu']}, {info['memory']}; {info['os']}; Python {info['python']}; {info['database']}; "
-        f"load average at the end {info['load']} (shared machine).",
+        machine_line(),
         "",
         "| scenario | p50 ms | p95 ms | max ms | app CPU p50 ms | queries per request |",
         "|---|---:|---:|---:|---:|---|",
@@ -262,17 +228,6 @@ def markdown(args, info: dict, results: dict, seeded_s: float) -> str:
     verdict = "met" if worst <= 100 and constant else "NOT met"
     lines += ["", f"Goal p95 ≤ 100 ms with a constant query count: **{verdict}** (worst p95 {worst:.1f} ms)."]
     return "\n".join(lines)
-
-
-def write_report(path: Path, backend: str, body: str) -> None:
-    start, end = f"<!-- bench:pipeline_list:{backend} -->", f"<!-- /bench:pipeline_list:{backend} -->"
-    block = f"{start}\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    path.write_text(text)
 
 
 def main(argv=None) -> None:
@@ -294,10 +249,10 @@ def main(argv=None) -> None:
     from devops_console.wsgi import application  # as gunicorn loads it (after the seeding's garbage is gone)
 
     results = {name: measure(application, headers, urls, args.requests) for name, urls in scenarios(projects).items()}
-    body = markdown(args, machine_info(), results, seeded_s)
+    body = markdown(args, results, seeded_s)
     print(body)
     if args.report:
-        write_report(Path(args.report), connection.vendor, body)
+        write_report(Path(args.report), "pipeline_list", connection.vendor, body)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+
+from _common import machine_line, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench-schedules"
@@ -167,26 +168,6 @@ def pct(values: list[float], p: float) -> float:
 # --- reporting ------------------------------------------------------------------------------------
 
 
-def machine_info() -> str:
-    from django.db import connection
-
-    cpu = next((ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines()
-                if ln.startswith("model name")), platform.processor() or "?")  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("select sqlite_version()" if connection.vendor == "sqlite" else "show server_version")
-        version = cursor.fetchone()[0]
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"Machine: {cpu} × {os.cpu_count()}; {platform.platform()}; Python {platform.python_version()}; "
-            f"{connection.vendor} {version}; load average at the end {load} (shared machine).")  # fmt: skip
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
 def markdown(args, results: list[dict]) -> str:
     runs = ("wait at a manual first stage (nothing executes)" if args.hold
             else "are one `true` build each, executed by the same worker")  # fmt: skip
@@ -194,7 +175,7 @@ def markdown(args, results: list[dict]) -> str:
         f"{args.beats} beats (database scheduler), 1 worker × {args.concurrency} processes, embedded Redis; "
         f"points in {ZONE}; the runs {runs}.",
         "",
-        machine_info(),
+        machine_line(),
         "",
         "| scenario | slots | runs | exactly 1 run per slot | attempts per slot | run start delay p50 / p95 / "
         "p99 / max (s) | slot claimed after p50 / p99 (s) |",
@@ -220,17 +201,6 @@ def markdown(args, results: list[dict]) -> str:
     )
     lines += ["", f"Goal p99 ≤ 1 s late with exactly one run per slot: {verdict}."]
     return "\n".join(lines)
-
-
-def write_report(path: Path, backend: str, body: str) -> None:
-    start, end = f"<!-- bench:schedules:{backend} -->", f"<!-- /bench:schedules:{backend} -->"
-    block = f"{start}\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    path.write_text(text)
 
 
 def main(argv=None) -> None:
@@ -259,7 +229,7 @@ def main(argv=None) -> None:
     body = markdown(args, results)
     print(body)
     if args.report:
-        write_report(Path(args.report), connection.vendor + ("-held" if args.hold else ""), body)
+        write_report(Path(args.report), "schedules", connection.vendor + ("-held" if args.hold else ""), body)
 
 
 if __name__ == "__main__":

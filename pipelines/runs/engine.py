@@ -178,6 +178,16 @@ def _finish_run(run: Run, state: str, now, stages: list[StageRun] | None = None)
     return state
 
 
+def follow_up(run_id: int, pipeline_id: int, has_parent: bool = True) -> None:
+    """After a run finished: its slot goes to the next queued run (X3), a parent sub-pipeline task takes its
+    result (X8; ``after_run`` does nothing for a run without a parent)."""
+    from pipelines.runs import hooks, start
+
+    start.dispatch(pipeline_id)
+    if has_parent:
+        hooks.after_run(run_id)
+
+
 _inline_depth = threading.local()
 MAX_INLINE_DEPTH = 8
 
@@ -191,11 +201,7 @@ def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool) -> None:
     if depth < MAX_INLINE_DEPTH:
         _inline_depth.value = depth + 1
         try:
-            from pipelines.runs import hooks, start
-
-            start.dispatch(pipeline_id)
-            if has_parent:
-                hooks.after_run(run_id)
+            follow_up(run_id, pipeline_id, has_parent)
             return
         except Exception:  # noqa: BLE001 — e.g. a locked database: hand it to a worker
             logger.warning("after run %s inline failed; queued for a worker", run_id, exc_info=True)

@@ -49,6 +49,18 @@ def attach_stage_badges(runs) -> None:
         run.stage_badges = badges[run.pk]
 
 
+def prepare_run_columns(runs, project_ids: dict[int, int]) -> None:
+    """What ``runs/_run_columns.html`` needs besides ``stage_badges``: ``detail_url`` (one reverse() for all
+    rows) and ``duration_text``. ``project_ids``: pipeline id → project id for the runs given."""
+    from devops_console.core.urlformat import url_formatter
+    from pipelines.runs.api_serializers import format_duration
+
+    link = url_formatter("run-detail", 3)
+    for run in runs:
+        run.detail_url = link(project_ids[run.pipeline_id], run.pipeline_id, run.number)
+        run.duration_text = format_duration(run.started, run.finished)
+
+
 def attach_last_runs(pipelines) -> None:
     """Set ``pipeline.last_run`` (with its ``stage_badges``) on every pipeline given, in two queries
     whatever their number. The run does not point back at the pipeline (no reference cycle)."""

@@ -48,10 +48,8 @@ def reap() -> int:
 def run_finished(run_id: int) -> None:
     """What follows a finished run: its slot goes to the next queued run (X3), a parent sub-pipeline task
     takes its result (X8)."""
-    from pipelines.runs.hooks import after_run
     from pipelines.runs.models import Run
 
     pipeline_id = Run.objects.filter(pk=run_id).values_list("pipeline_id", flat=True).first()
     if pipeline_id is not None:
-        start.dispatch(pipeline_id)
-    after_run(run_id)
+        engine.follow_up(run_id, pipeline_id)

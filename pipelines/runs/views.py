@@ -23,7 +23,6 @@ from django.views.generic import FormView, TemplateView
 
 from devops_console.core.parsing import parse_uint
 from devops_console.core.permissions import EXECUTE, VIEW
-from devops_console.core.urlformat import url_formatter
 from pipelines.models import HostGroup
 from pipelines.runs import ansi, logs
 from pipelines.runs.actions import ActionRefused, perform, reviewers_of
@@ -31,7 +30,7 @@ from pipelines.runs.api_serializers import NO_LOG_TYPES, format_duration, snapsh
 from pipelines.runs.forms import SHORTCUTS, HistoryFilterForm, StartRunForm, first_error
 from pipelines.runs.models import FINISHED, BuildPackage, Run, StageRun, State, TaskRun
 from pipelines.runs.start import queue_position, start_run
-from pipelines.runs.summary import attach_stage_badges
+from pipelines.runs.summary import attach_stage_badges, prepare_run_columns
 from pipelines.views.base import PipelineViewMixin
 
 PACKAGES_SHOWN = 10  # X5: the newest 10 build packages
@@ -41,17 +40,6 @@ HISTORY_PAGE_SIZE = 20
 
 
 # ---- helpers shared with the API (pipelines.runs.api) ----------------------------------------------------
-
-
-def prepare_runs(pipeline, runs):
-    """Set ``duration_text``, ``detail_url`` and ``stage_badges`` on each run of ``pipeline`` for
-    ``runs/_run_columns.html`` (one query, one reverse())."""
-    link = url_formatter("run-detail", 3)
-    attach_stage_badges(runs)
-    for run in runs:
-        run.duration_text = format_duration(run.started, run.finished)
-        run.detail_url = link(pipeline.project_id, pipeline.pk, run.number)
-    return runs
 
 
 def log_piece(task: TaskRun, offset: int, *, whole_lines: bool, limit: int = PIECE_BYTES) -> dict:
@@ -391,7 +379,8 @@ class RunHistoryView(PipelineViewMixin, TemplateView):
                 Paginator(runs.order_by("-number"), HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page")),
                 "",
             )
-            prepare_runs(self.pipeline, page.object_list)
+            attach_stage_badges(page.object_list)
+            prepare_run_columns(page.object_list, {self.pipeline.pk: self.pipeline.project_id})
         query = self.request.GET.copy()
         query.pop("page", None)
         users = Run.objects.filter(pipeline=self.pipeline, triggered_by__isnull=False)

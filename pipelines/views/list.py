@@ -21,8 +21,7 @@ from devops_console.core.urlformat import url_formatter
 from devops_console.core.views_mixins import ProjectViewMixin
 from pipelines import services
 from pipelines.models import Pipeline
-from pipelines.runs.api_serializers import format_duration
-from pipelines.runs.summary import attach_last_runs, last_run_by, with_last_run_id
+from pipelines.runs.summary import attach_last_runs, last_run_by, prepare_run_columns, with_last_run_id
 from pipelines.views.base import PipelineViewMixin, safe_next, with_rights
 
 FILTERS = {
@@ -103,19 +102,17 @@ ROW_LINKS = {
 
 
 def decorate_rows(pipelines) -> None:
-    """Give each row its links (``p.links``), its last run's link and, for a never-run pipeline, the
-    names of its stages (``p.stage_names``) — one query whatever the number of rows."""
+    """Give each row its links (``p.links``), its last run what the run columns need and, for a never-run
+    pipeline, the names of its stages (``p.stage_names``) — one query whatever the number of rows."""
     formatters = {key: (url_formatter(name, nargs), nargs) for key, (name, nargs) in ROW_LINKS.items()}
-    run_link = url_formatter("run-detail", 3)
+    runs = [p.last_run for p in pipelines if p.last_run is not None]
+    prepare_run_columns(runs, {p.pk: p.project_id for p in pipelines})
     never_run = [p.pk for p in pipelines if p.last_run is None]
     definitions = dict(Pipeline.objects.filter(pk__in=never_run).values_list("pk", "definition")) if never_run else {}
     for p in pipelines:
         ids = (p.project_id, p.pk)
         p.links = {key: fmt(*ids[:nargs]) for key, (fmt, nargs) in formatters.items()}
-        if p.last_run is not None:
-            p.last_run.detail_url = run_link(p.project_id, p.pk, p.last_run.number)
-            p.last_run.duration_text = format_duration(p.last_run.started, p.last_run.finished)  # as on history
-        else:
+        if p.last_run is None:
             p.stage_names = [stage.get("name", "") for stage in (definitions.get(p.pk) or {}).get("stages", [])]
 
 
