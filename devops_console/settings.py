@@ -111,9 +111,11 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server, worker and beat share the file: wait for locks instead of failing, and take
-    # the write lock at BEGIN so two writers never deadlock on an upgrade. Connections persist like
-    # PostgreSQL's (WAL readers never block the writer): opening one costs more than a whole engine step.
+    # Web server, worker and beat share the file: wait for locks instead of failing (in short steps:
+    # devops_console/sqlite3), and take the write lock at BEGIN so two writers never deadlock on an upgrade.
+    # Connections persist like PostgreSQL's (WAL readers never block the writer): opening one costs more than
+    # a whole engine step.
+    DATABASES["default"]["ENGINE"] = "devops_console.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",

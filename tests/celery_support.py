@@ -22,7 +22,7 @@ from devops_console import embedded_redis as embedded
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_database_url() -> str | None:
+def workers_database_url() -> str | None:
     """The URL of the test database pytest-django created (its NAME is swapped in after set-up)."""
     from django.db import connection
 
@@ -107,7 +107,7 @@ def celery_worker(embedded_redis, django_db_setup, django_db_blocker):
     Tests whose tasks read the database must use ``transactional_db`` so the worker sees committed rows.
     """
     with django_db_blocker.unblock():
-        database_url = test_database_url()
+        database_url = workers_database_url()
     process = start_worker(database_url=database_url)
     try:
         wait_for_worker(client_app(embedded_redis), process)

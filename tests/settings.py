@@ -19,7 +19,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # WhiteNoise otherwise scans every static file whenever a test client builds its handler.
 WHITENOISE_AUTOREFRESH = True
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not memory: real Celery workers started by the tests must see the same database.
     # One file per test session (set in the environment so the workers it starts inherit it).
     _name = os.environ.setdefault("DEVOPS_TEST_DB", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))  # noqa: F405

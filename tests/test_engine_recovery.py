@@ -12,7 +12,7 @@ import pytest
 from pipelines.runs import engine
 from pipelines.runs.models import Run, TaskRun
 from pipelines.runs.start import start_run
-from tests.celery_support import start_beat, stop, test_database_url
+from tests.celery_support import start_beat, stop, workers_database_url
 from tests.engine_support import build, log_of, make_pipeline, stage, task_states, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker", "drain_runs")]
@@ -27,7 +27,7 @@ def test_killed_worker_fails_the_run_within_60_s_and_retry_succeeds(world, tmp_p
         f"sleep 300 & echo $! > {pids}; wait"
     )
     pipeline = make_pipeline(world, [stage("S", build(commands=commands))])
-    beat = start_beat(test_database_url(), tmp_path)
+    beat = start_beat(workers_database_url(), tmp_path)
     try:
         run = start_run(world.users["developer"], pipeline)
         wait_for(run, what=lambda r: pids.exists() and pids.read_text().strip())

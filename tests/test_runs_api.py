@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from pipelines import services
-from pipelines.models import GateTemplate
+from pipelines.models import GateTemplate, Pipeline
 from pipelines.runs.logs import LogWriter
 from pipelines.runs.models import BuildPackage, LogChunk, Run, StageRun, State, TaskRun
 from pipelines.runs.start import start_run
@@ -100,20 +100,25 @@ def add_package(run, name="web-app", version="1.0.0", filename="dist/app.txt", c
 
 
 def test_start_answers_201_with_number_state_and_queue_position(client, world):
-    """X1, X3, API.md "Starting a run": 201 with the run, its number, state queued and queue position."""
+    """X1, X3, API.md "Starting a run": 201 with the run and its number; running when a slot is free, else
+    queued with its queue position."""
     pipeline = simple_pipeline(world)
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)
     client_for(client, world, "developer")
     body = {"parameters": {"greeting": "hi", "env": "prod"}, "tasks": ["Build/compile"]}
     first = client.post(api(world, pipeline), body, content_type="application/json")
     assert first.status_code == 201, first.content
     data = first.json()
-    assert (data["number"], data["state"], data["queue_position"]) == (1, "queued", 1)
+    assert (data["number"], data["state"], data["queue_position"]) == (1, "running", None)
+    assert data["stages"][0]["tasks"][0]["state"] == "running"  # handed to a worker in the same transaction
     assert data["parameters"] == {"greeting": "hi", "env": "prod"}
     assert first["Location"] == data["url"] == api(world, pipeline, "1/")
     second = client.post(api(world, pipeline), {}, content_type="application/json").json()
-    assert (second["number"], second["queue_position"]) == (2, 2)
+    assert (second["number"], second["state"], second["queue_position"]) == (2, "queued", 1)
     assert [s["name"] for s in second["stages"]] == ["Build"]
     assert second["stages"][0]["tasks"][0]["state"] == "pending"
+    third = client.post(api(world, pipeline), {}, content_type="application/json").json()
+    assert (third["number"], third["state"], third["queue_position"]) == (3, "queued", 2)
 
 
 def test_secret_runtime_values_never_come_back(client, world):
@@ -175,10 +180,12 @@ def runs(world):
     review = {"name": "review", "type": "manual_review", "config": {"reviewers": ["tester"], "mode": "any"}}
     stages = [stage("Build", build()), stage("Gate", review), stage("Ship", build("ship"), manual=True)]
     pipeline = make_pipeline(world, stages, name="matrix")
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)  # X3: the waiting run holds the slot
     creator = world.users["creator"]
-    queued = start_run(creator, pipeline)
-    failed = finish(start_run(creator, pipeline))
     waiting = start_run(creator, pipeline)
+    failed = finish(start_run(creator, pipeline))
+    queued = start_run(creator, pipeline)
+    assert queued.state == State.QUEUED
     Run.objects.filter(pk=waiting.pk).update(state=State.WAITING)
     TaskRun.objects.filter(stage__run=waiting, name="review").update(state=State.WAITING)
     StageRun.objects.filter(run=waiting, name="Ship").update(state=State.WAITING)
@@ -501,9 +508,9 @@ def test_history_default_window_range_and_filters(client, world):
 
 def test_history_queue_positions(client, world):
     pipeline = simple_pipeline(world)
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)
     for _ in range(3):
         start_run(world.users["developer"], pipeline)
-    Run.objects.filter(number=1).update(state=State.RUNNING)
     client_for(client, world, "developer")
     results = client.get(api(world, pipeline)).json()["results"]
     assert [(r["number"], r["queue_position"]) for r in results] == [(3, 2), (2, 1), (1, None)]

@@ -28,7 +28,7 @@ from pipelines.definition.triggers import DAYS
 from pipelines.runs.models import Run
 from pipelines.triggers import schedules
 from pipelines.triggers.models import ScheduleSlot
-from tests.celery_support import start_beat, stop, test_database_url
+from tests.celery_support import start_beat, stop, workers_database_url
 from tests.engine_support import build, make_pipeline, stage, wait_for
 
 BERLIN, NEW_YORK, SHANGHAI = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Shanghai")
@@ -290,7 +290,7 @@ def test_two_real_beats_fire_exactly_one_run(world, celery_worker, tmp_path):
     due = point(local.strftime("%H:%M"), DAYS[local.weekday()])
     pipeline = scheduled(world, due, zone="Asia/Shanghai")
     other = scheduled(world, due, zone="Asia/Shanghai", name="other")  # the same instant: claimed by a sweep
-    database_url = test_database_url()
+    database_url = workers_database_url()
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
     beats = [start_beat(database_url, tmp_path / "a"), start_beat(database_url, tmp_path / "b")]

@@ -102,7 +102,9 @@ class TaskContext:
             process.stdout.close()
             if process.poll() is None:
                 kill_group(process)
-            TaskRun.objects.filter(pk=self.task.pk).update(pid=None)
+            if self.stopped():  # the task will not be finished by its worker: say the command is gone now
+                TaskRun.objects.filter(pk=self.task.pk).update(pid=None)
+            # Otherwise finish_task clears ``pid`` with the task's result (one write less per command).
 
 
 def kill_group(process: subprocess.Popen) -> None:

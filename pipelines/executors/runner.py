@@ -155,15 +155,17 @@ def execute(task_id: int, attempt: int) -> str | None:
         shutil.rmtree(workspace, ignore_errors=True)
     if outcome is None:
         return None
-    engine.finish_task(
+    finished = engine.finish_task(
         task.pk,
         attempt,
         outcome.state,
         exit_code=outcome.exit_code,
         metrics=outcome.metrics,
         message=Masker(secrets).mask(outcome.message),
-        inline=True,  # advance the run here, after the commit: no broker hop between tasks
+        run_id=run.pk,
     )
+    if not finished:  # stopped, reset or reaped meanwhile: the log is complete all the same
+        TaskRun.objects.filter(pk=task.pk, attempt=attempt).update(pid=None)
     return outcome.state
 
 

@@ -1,6 +1,9 @@
 """The run state machine (X2, X5–X9, P5–P7). ``advance`` is idempotent and runs under the run's row
 lock: it starts what may start, finishes stages (evaluating their gates), and finishes the run.
-Workers report a task's result with ``finish_task``, which calls ``advance`` again.
+Workers report a task's result with ``finish_task``, which advances the run in the same transaction.
+
+Every change of a run's state takes the run's row lock first (``select_for_update`` on the run), then
+touches its stages and tasks: one lock order, so concurrent finishes, stops and retries never deadlock.
 """
 
 from __future__ import annotations
@@ -17,17 +20,7 @@ from pipelines.runs.models import ACTIVE, FINISHED, Run, StageRun, State, TaskRu
 
 logger = logging.getLogger(__name__)
 CONTROL_TYPES = {"delay", "manual_review"}
-
-
-def advance_soon(run_id: int) -> None:
-    """Advance now, in this process, after the caller's commit; a worker retries it if that fails."""
-    try:
-        advance(run_id)
-    except Exception:  # noqa: BLE001 — e.g. a locked database: hand it to a worker
-        logger.warning("advancing run %s inline failed; queued for a worker", run_id, exc_info=True)
-        from pipelines.runs.tasks import advance_run
-
-        advance_run.delay(run_id)
+TASK_START_FIELDS = ["state", "started", "worker", "heartbeat", "wait_until"]
 
 
 def _definition_task(run: Run, task: TaskRun) -> dict:
@@ -41,7 +34,7 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
     if task.type == "delay":
         task.state = State.WAITING
         task.wait_until = now + timezone.timedelta(seconds=spec["config"]["seconds"])
-        task.save()
+        task.save(update_fields=TASK_START_FIELDS)
         from pipelines.runs.tasks import check_timers
 
         transaction.on_commit(lambda: check_timers.apply_async(countdown=spec["config"]["seconds"]))
@@ -51,10 +44,10 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
         minutes = spec["config"].get("timeout_minutes")
         task.wait_until = now + timezone.timedelta(minutes=minutes) if minutes else None
         task.approvals = {}
-        task.save()
+        task.save(update_fields=[*TASK_START_FIELDS, "approvals"])
         return
     task.state = State.RUNNING
-    task.save()
+    task.save(update_fields=TASK_START_FIELDS)
     from pipelines.runs.tasks import execute_task
 
     transaction.on_commit(lambda: execute_task.delay(task.pk, task.attempt))
@@ -62,8 +55,8 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
 
 def _progress_stage(run: Run, stage: StageRun, now) -> str:
     """Start what may start in ``stage``; return its state afterwards (``stage.loaded_tasks``: its tasks
-    as they are now)."""
-    tasks = stage.loaded_tasks = list(stage.tasks.order_by("index"))
+    as they are now, from ``load_stages``)."""
+    tasks = stage.loaded_tasks
     selected = [t for t in tasks if t.selected]
     for task in tasks:
         if not task.selected and task.state == State.PENDING:
@@ -72,14 +65,14 @@ def _progress_stage(run: Run, stage: StageRun, now) -> str:
     if stage.state == State.PENDING:
         if not selected:
             stage.state, stage.finished = State.SKIPPED, now
-            stage.save()
+            stage.save(update_fields=["state", "finished"])
             return stage.state
         if stage.manual and stage.confirmed_by_id is None:
             stage.state = State.WAITING
             stage.save(update_fields=["state"])
             return stage.state
         stage.state, stage.started = State.RUNNING, now
-        stage.save()
+        stage.save(update_fields=["state", "started"])
     if stage.state == State.WAITING:
         return stage.state
     if any(t.state == State.FAILED for t in selected):
@@ -99,7 +92,7 @@ def _progress_stage(run: Run, stage: StageRun, now) -> str:
 
 def _finish_stage(stage: StageRun, state: str, now) -> str:
     stage.state, stage.finished = state, now
-    stage.save()
+    stage.save(update_fields=["state", "finished"])
     return state
 
 
@@ -136,14 +129,31 @@ def _evaluate_gates(run: Run, stage: StageRun, tasks: list[TaskRun]) -> str:
     return State.SUCCEEDED if passed else State.FAILED
 
 
+def load_stages(run: Run) -> list[StageRun]:
+    """The run's stages in order, each with ``loaded_tasks`` (its tasks in order), in two queries. The caller
+    holds the run's row lock."""
+    stages = list(run.stages.order_by("index"))
+    by_pk = {stage.pk: stage for stage in stages}
+    for stage in stages:
+        stage.loaded_tasks = []
+    for task in TaskRun.objects.filter(stage_id__in=by_pk).order_by("stage_id", "index"):
+        task.stage = by_pk[task.stage_id]
+        task.stage.loaded_tasks.append(task)
+    return stages
+
+
 @transaction.atomic
 def advance(run_id: int) -> str | None:
     """Move the run forward as far as it can go now."""
     run = Run.objects.select_for_update().filter(pk=run_id).first()
     if run is None or run.state not in (State.RUNNING, State.WAITING):
         return getattr(run, "state", None)
-    now = timezone.now()
-    stages = list(run.stages.order_by("index"))
+    return advance_loaded(run, load_stages(run))
+
+
+def advance_loaded(run: Run, stages: list[StageRun], now=None) -> str:
+    """``advance`` for a run the caller locked (or just created) with its ``stages`` from ``load_stages``."""
+    now = now or timezone.now()
     for stage in stages:
         if stage.state in FINISHED:
             if stage.state in (State.FAILED, State.STOPPED):
@@ -165,9 +175,16 @@ def advance(run_id: int) -> str | None:
 
 
 def _finish_run(run: Run, state: str, now, stages: list[StageRun] | None = None) -> str:
-    """``stages``: the run's stages as the caller loaded and updated them under the run lock."""
-    TaskRun.objects.filter(stage__run=run, state=State.PENDING).update(state=State.SKIPPED)
-    stages = run.stages.all() if stages is None else stages
+    """``stages``: the run's stages from ``load_stages``, as the caller updated them under the run lock."""
+    if stages is None:
+        TaskRun.objects.filter(stage__run=run, state=State.PENDING).update(state=State.SKIPPED)
+        stages = list(run.stages.all())
+    else:  # the tasks are loaded: only a run that stopped early has pending ones left to skip
+        pending = [task for stage in stages for task in stage.loaded_tasks if task.state == State.PENDING]
+        if pending:
+            TaskRun.objects.filter(pk__in=[task.pk for task in pending]).update(state=State.SKIPPED)
+        for task in pending:
+            task.state = State.SKIPPED
     for stage in [stage for stage in stages if stage.state not in FINISHED]:
         stage.state, stage.finished = (State.SKIPPED if stage.state == State.PENDING else state), now
         stage.save(update_fields=["state", "finished"])
@@ -214,26 +231,26 @@ def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool) -> None:
 
 @transaction.atomic
 def finish_task(
-    task_id: int, attempt: int, state: str, *, exit_code=None, metrics=None, message="", inline: bool = False
+    task_id: int, attempt: int, state: str, *, exit_code=None, metrics=None, message="", run_id: int | None = None
 ) -> bool:
-    """A worker's result. Ignored when the task was stopped, reset or reaped in the meantime.
-
-    ``inline``: the caller is a worker that may advance the run itself (no extra broker hop).
-    """
-    task = TaskRun.objects.select_for_update().select_related("stage").get(pk=task_id)
-    if task.attempt != attempt or task.state not in ACTIVE:
+    """A task's result, and its run advanced in the same transaction (no broker hop, one commit). Ignored
+    when the task was stopped, reset or reaped in the meantime. ``run_id``: the task's run, when the caller
+    knows it (saves a query)."""
+    if run_id is None:
+        run_id = TaskRun.objects.filter(pk=task_id).values_list("stage__run_id", flat=True).first()
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None:
         return False
-    task.state, task.finished = state, timezone.now()
+    stages = load_stages(run)
+    task = next((task for stage in stages for task in stage.loaded_tasks if task.pk == task_id), None)
+    if task is None or task.attempt != attempt or task.state not in ACTIVE:
+        return False
+    task.state, task.finished, task.pid = state, timezone.now(), None  # no command runs any more
     task.exit_code, task.message = exit_code, message[:500]
     task.metrics = {**task.metrics, **(metrics or {})}
-    task.save(update_fields=["state", "finished", "exit_code", "message", "metrics"])
-    run_id = task.stage.run_id
-    if inline:
-        transaction.on_commit(lambda: advance_soon(run_id))
-    else:
-        from pipelines.runs.tasks import advance_run
-
-        transaction.on_commit(lambda: advance_run.delay(run_id))
+    task.save(update_fields=["state", "finished", "pid", "exit_code", "message", "metrics"])
+    if run.state in (State.RUNNING, State.WAITING):
+        advance_loaded(run, stages, task.finished)
     return True
 
 
@@ -346,11 +363,12 @@ def review(run: Run, task: TaskRun, user, approve: bool) -> str:
         task.save(update_fields=["approvals"])
         attempt = task.attempt
     if not approve:
-        finish_task(task.pk, attempt, State.FAILED, message=_("Rejected by %(user)s.") % {"user": user.username})
+        message = _("Rejected by %(user)s.") % {"user": user.username}
+        finish_task(task.pk, attempt, State.FAILED, message=message, run_id=run.pk)
         return "rejected"
     approved = {name for name, verdict in task.approvals.items() if verdict == "approved"}
     if config["mode"] == "any" or approved >= set(config["reviewers"]):
-        finish_task(task.pk, attempt, State.SUCCEEDED, message=_("Approved."))
+        finish_task(task.pk, attempt, State.SUCCEEDED, message=_("Approved."), run_id=run.pk)
         return "approved"
     return "recorded"
 

@@ -14,7 +14,7 @@
   greatest name; Specific must exist.
 
 The result goes to ``Run.sources[alias]``. Network calls happen before the run's transaction
-(``start.start_run``); ``Resolution.errors_for`` notices a definition changed meanwhile. Endpoints the
+(``start.start_run``); ``Resolution.matches`` notices a definition changed meanwhile. Endpoints the
 starter may not use, or whose credential expired, are not contacted here: preflight fails the run.
 Errors are keyed ``sources`` with the alias in each message.
 """
@@ -51,10 +51,9 @@ class Resolution:
     errors: dict = field(default_factory=dict)
     commit_id: str = ""  # of the first code source
 
-    def errors_for(self, definition: dict) -> dict:
-        if definition.get("sources", []) != self.basis:
-            return {"sources": [_("The pipeline's sources changed while the run was starting; start it again.")]}
-        return self.errors
+    def matches(self, definition: dict) -> bool:
+        """Whether ``definition`` still has the sources this was resolved from."""
+        return definition.get("sources", []) == self.basis
 
 
 def primary_alias(definition: dict) -> str | None:

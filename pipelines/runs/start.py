@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -105,10 +105,23 @@ def start_run(actor, pipeline: Pipeline, *, branch=None, tag=None, **options) ->
     """
     from pipelines.runs.sources import resolve_sources
 
-    current = Pipeline.objects.get(pk=pipeline.pk).definition
-    ref_branch, ref_tag, ref_errors = _resolve_ref(current, branch, tag)
-    resolution = resolve_sources(actor, pipeline, current, ref_branch, ref_tag, check=not ref_errors)
-    return _create_run(actor, pipeline, branch=branch, tag=tag, resolution=resolution, **options)
+    # The caller's copy of the definition is usually current (it was just loaded); _create_run checks the
+    # sources again under the lock, and a stale copy costs one more resolution from a fresh read.
+    current = pipeline.definition if "definition" in pipeline.__dict__ else None
+    for _attempt in range(2):
+        current = current if current is not None else Pipeline.objects.get(pk=pipeline.pk).definition
+        ref_branch, ref_tag, ref_errors = _resolve_ref(current, branch, tag)
+        resolution = resolve_sources(actor, pipeline, current, ref_branch, ref_tag, check=not ref_errors)
+        try:
+            return _create_run(actor, pipeline, branch=branch, tag=tag, resolution=resolution, **options)
+        except SourcesChanged:
+            current = None
+    message = _("The pipeline's sources changed while the run was starting; start it again.")
+    raise ValidationError({"sources": [message]})
+
+
+class SourcesChanged(Exception):
+    """The definition's sources changed between their resolution and the run's creation."""
 
 
 @transaction.atomic
@@ -136,17 +149,23 @@ def _create_run(
     errors.update(param_errors)
     if check_ref is not None and not errors:
         errors.update(check_ref(definition, branch, tag))
-    for key, messages in resolution.errors_for(definition).items():
+    if not resolution.matches(definition):
+        raise SourcesChanged
+    for key, messages in resolution.errors.items():
         errors.setdefault(key, messages)
     if errors:
         raise ValidationError(errors)
     values = _take_auto_increments(pipeline, definition, values)
     sources, commit_id, commit_message = _apply_ref_info(definition, resolution, ref_info)
     number = (pipeline.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+    active, queued = _occupancy(pipeline)
+    start_now = not queued and active < max_concurrent(pipeline)  # X3: a free slot and nobody ahead in the queue
+    now = timezone.now()
     run = Run.objects.create(
         pipeline=pipeline,
         number=number,
-        state=State.QUEUED,
+        state=State.RUNNING if start_now else State.QUEUED,
+        started=now if start_now else None,
         trigger=trigger,
         trigger_detail=trigger_detail or {},
         triggered_by=actor,
@@ -162,9 +181,36 @@ def _create_run(
     )
     for name, value in secrets.items():
         RunSecret.objects.create(run=run, name=name, value=value)
-    _create_stage_and_task_runs(run, definition, selected)
-    transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
+    stages = _create_stage_and_task_runs(run, definition, selected)
+    if start_now:
+        _start_promoted(run, stages, now)
+    elif active < max_concurrent(pipeline):  # a slot is free yet runs wait (an earlier promotion failed)
+        transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
+    # Otherwise every slot is taken: the run finishing next promotes the oldest queued run (dispatch).
     return run
+
+
+def _occupancy(pipeline: Pipeline) -> tuple[int, int]:
+    """(runs executing or waiting, runs queued) of the pipeline, in one query; the caller holds its lock."""
+    counts = dict(
+        Run.objects.filter(pipeline=pipeline, state__in=[*ACTIVE, State.QUEUED])
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return sum(counts.get(state, 0) for state in ACTIVE), counts.get(State.QUEUED, 0)
+
+
+def _start_promoted(run: Run, stages: list[StageRun], now) -> bool:
+    """A run just promoted to running (in the caller's transaction): preflight, then its first tasks start.
+    False when preflight failed the run."""
+    from pipelines.runs.engine import advance_loaded
+    from pipelines.runs.preflight import admit
+
+    if not admit([run]):  # beyond: a run whose endpoints cannot be used fails here, before any task
+        return False
+    advance_loaded(run, stages, now)
+    return True
 
 
 REF_INFO_KEYS = ("source_branch", "target_branch", "tag", "commit_id")
@@ -206,23 +252,27 @@ def _take_auto_increments(pipeline: Pipeline, definition: dict, values: dict) ->
     return values
 
 
-def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) -> None:
-    for s_index, stage in enumerate(definition["stages"]):
-        stage_run = StageRun.objects.create(
-            run=run, index=s_index, name=stage["name"], manual=stage["manual"], parallel=stage["parallel"]
-        )
-        TaskRun.objects.bulk_create(
-            [
-                TaskRun(
-                    stage=stage_run,
-                    index=t_index,
-                    name=task["name"],
-                    type=task["type"],
-                    selected=f"{stage['name']}/{task['name']}" in selected,
-                )
-                for t_index, task in enumerate(stage["tasks"])
-            ]
-        )
+def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) -> list[StageRun]:
+    """One insert for the stages and one for the tasks; returns the stages as ``engine.load_stages`` does."""
+    stages = StageRun.objects.bulk_create(
+        [
+            StageRun(run=run, index=s_index, name=stage["name"], manual=stage["manual"], parallel=stage["parallel"])
+            for s_index, stage in enumerate(definition["stages"])
+        ]
+    )
+    for stage_run, stage in zip(stages, definition["stages"], strict=True):
+        stage_run.loaded_tasks = [
+            TaskRun(
+                stage=stage_run,
+                index=t_index,
+                name=task["name"],
+                type=task["type"],
+                selected=f"{stage['name']}/{task['name']}" in selected,
+            )
+            for t_index, task in enumerate(stage["tasks"])
+        ]
+    TaskRun.objects.bulk_create([task for stage in stages for task in stage.loaded_tasks])
+    return stages
 
 
 def _dispatch_later(pipeline_id: int) -> None:
@@ -249,24 +299,19 @@ def dispatch(pipeline_id: int) -> list[int]:
         .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
         .get(pk=pipeline_id)
     )
-    active = Run.objects.filter(pipeline=pipeline, state__in=ACTIVE).count()
-    free = max_concurrent(pipeline) - active
+    active, queued = _occupancy(pipeline)
+    free = min(max_concurrent(pipeline) - active, queued)
     if free <= 0:
         return []
     promoted = list(Run.objects.filter(pipeline=pipeline, state=State.QUEUED).order_by("number")[:free])
-    for run in promoted:
-        run.pipeline = pipeline
     now = timezone.now()
     for run in promoted:
         Run.objects.filter(pk=run.pk).update(state=State.RUNNING, started=now)
-    from pipelines.runs.preflight import admit
+        run.pipeline, run.state, run.started = pipeline, State.RUNNING, now
+    from pipelines.runs.engine import load_stages
 
-    ids = admit(promoted)  # beyond: runs whose endpoints cannot be used fail here, before any task
-    from pipelines.runs.engine import advance_soon
-
-    for run_id in ids:
-        transaction.on_commit(lambda run_id=run_id: advance_soon(run_id))
-    return ids
+    # In this transaction (the update above holds each run's row): no second lock, no broker hop.
+    return [run.pk for run in promoted if _start_promoted(run, load_stages(run), now)]
 
 
 def queue_position(run: Run) -> int | None:

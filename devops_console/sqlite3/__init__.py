@@ -1,0 +1,1 @@
+"""SQLite database backend with prompt lock waits (see ``base``)."""
