@@ -13,6 +13,13 @@ from pipelines.runs import engine
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _runs_waiting():
+    """Runs of pipeline 7 wait for a slot (unless a test says otherwise)."""
+    with mock.patch("pipelines.runs.engine.has_queued", return_value=True) as has_queued:
+        yield has_queued
+
+
 def test_after_finish_dispatches_inline():
     with mock.patch("pipelines.runs.start.dispatch") as dispatch, mock.patch(
         "pipelines.runs.tasks.run_finished.delay"
@@ -20,6 +27,13 @@ def test_after_finish_dispatches_inline():
         engine.after_finish_soon(11, 7, has_parent=False)
     dispatch.assert_called_once_with(7)
     delay.assert_not_called()
+
+
+def test_after_finish_takes_no_lock_when_no_run_waits(_runs_waiting):
+    _runs_waiting.return_value = False
+    with mock.patch("pipelines.runs.start.dispatch") as dispatch:
+        engine.after_finish_soon(11, 7, has_parent=False)
+    dispatch.assert_not_called()
 
 
 def test_after_finish_falls_back_to_a_worker_when_inline_fails():
@@ -50,3 +64,28 @@ def test_after_finish_notifies_a_parent_task():
     with mock.patch("pipelines.runs.start.dispatch"), mock.patch("pipelines.runs.hooks.after_run") as after_run:
         engine.after_finish_soon(11, 7, has_parent=True)
     after_run.assert_called_once_with(11)
+
+
+def test_a_run_queued_while_the_last_one_finishes_is_promoted(world, django_capture_on_commit_callbacks):
+    """X3 race: the finisher looked for queued runs (none) before the start that saw it still active committed
+    its queued run; that start's own dispatch after its commit promotes the run."""
+    from pipelines.models import Pipeline
+    from pipelines.runs.models import Run, State
+    from pipelines.runs.start import _occupancy, start_run
+    from tests.engine_support import build, make_pipeline, stage
+
+    pipeline = make_pipeline(world, [stage("Build", build())], name="race")
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)
+    pipeline.refresh_from_db()
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"):
+        first = start_run(world.users["developer"], pipeline)
+        Run.objects.filter(pk=first.pk).update(state=State.SUCCEEDED)  # it finished; no run was queued yet
+        views = iter([lambda p: (1, 0)])  # the start's read under the lock, before the finish was visible
+
+        def occupancy(p):
+            return next(views, _occupancy)(p)
+
+        with mock.patch("pipelines.runs.start._occupancy", occupancy), django_capture_on_commit_callbacks(execute=True):
+            second = start_run(world.users["developer"], pipeline)  # sees the first still active
+        assert second.state == State.QUEUED
+    assert Run.objects.get(pk=second.pk).state == State.RUNNING

@@ -200,9 +200,17 @@ def follow_up(run_id: int, pipeline_id: int, has_parent: bool = True) -> None:
     result (X8; ``after_run`` does nothing for a run without a parent)."""
     from pipelines.runs import hooks, start
 
-    start.dispatch(pipeline_id)
+    if has_queued(pipeline_id):
+        start.dispatch(pipeline_id)
     if has_parent:
         hooks.after_run(run_id)
+
+
+def has_queued(pipeline_id: int) -> bool:
+    """Whether runs of the pipeline wait for a slot: only then is its lock taken to promote one. A run queued
+    by a start that saw the finished run still active, but committed after this read, is not missed: every
+    start that queues a run dispatches after its own commit (``start._create_run``)."""
+    return Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).exists()
 
 
 _inline_depth = threading.local()

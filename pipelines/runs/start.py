@@ -184,9 +184,8 @@ def _create_run(
     stages = _create_stage_and_task_runs(run, definition, selected)
     if start_now:
         _start_promoted(run, stages, now)
-    elif active < max_concurrent(pipeline):  # a slot is free yet runs wait (an earlier promotion failed)
+    else:  # X3: it waits. A run that finishes meanwhile may have looked for queued runs before this commit.
         transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
-    # Otherwise every slot is taken: the run finishing next promotes the oldest queued run (dispatch).
     return run
 
 
