@@ -1,9 +1,9 @@
 """Benchmark of scheduled runs (T5; not a test): start delay against the due time, and runs per slot.
 
-Starts its own embedded Redis, one real Celery worker and TWO real beats (django-celery-beat's database
-scheduler), creates pipelines whose schedule points fall due over the next minutes, and measures per slot
-``run.created − scheduled_for`` (p50/p95/p99/max), the task's own start delay, and the number of runs per
-slot (must be exactly 1 although both beats fire every slot).
+Starts its own embedded Redis, two real Celery workers (orchestration and commands) and TWO real beats
+(django-celery-beat's database scheduler), creates pipelines whose schedule points fall due over the next
+minutes, and measures per slot ``run.created − scheduled_for`` (p50/p95/p99/max), the task's own start
+delay, and the number of runs per slot (must be exactly 1 although both beats fire every slot).
 
     DJANGO_SETTINGS_MODULE=devops_console.settings .venv/bin/python bench/schedules.py \\
         [--scenario 200x1 --scenario 50x4] [--database-url postgres://…/bench] [--report docs/benchmarks.md]
@@ -38,7 +38,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", action="append", help="PIPELINESxPOINTS (default: 200x1 and 50x4)")
     parser.add_argument("--beats", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=3, help="worker processes")
+    parser.add_argument("--orchestrators", type=int, default=2, help="processes of the orchestration worker")
+    parser.add_argument("--runners", type=int, default=2, help="processes of the worker running commands")
     parser.add_argument("--database-url", help="e.g. postgres://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--report", help="markdown file whose section for this backend is replaced")
     parser.add_argument("--hold", action="store_true", help="runs wait at a manual stage: no execution load")
@@ -78,14 +79,18 @@ def start_services(args) -> list[subprocess.Popen]:
         processes.append(embedded_redis.start(BENCH_DIR, settings.EMBEDDED_REDIS_SOCKET))
     celery = [sys.executable, "-m", "celery", "-A", "devops_console"]
     log = open(BENCH_DIR / "celery.log", "ab")  # kept open for the children
-    worker = celery + ["worker", "--pool=prefork", f"--concurrency={args.concurrency}", "-Q", "celery,tasks",
-                       "-l", "warning", "-n", "bench@%h"]  # fmt: skip
-    processes.append(subprocess.Popen(worker, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
-    app = Celery("bench", broker=settings.CELERY_BROKER_URL, backend=settings.CELERY_RESULT_BACKEND)
+    # As scripts/run deploys them: an orchestration worker (schedules start runs there) and a command runner.
+    workers = (("orchestrator", "celery", args.orchestrators), ("runner", "tasks", args.runners))
+    for name, queue, concurrency in workers:
+        worker = celery + ["worker", "--pool=prefork", f"--concurrency={concurrency}", "-Q", queue,
+                           "-l", "warning", "-n", f"{name}@%h"]  # fmt: skip
+        processes.append(subprocess.Popen(worker, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+    app = Celery("bench", broker=settings.CELERY_BROKER_URL, backend=settings.CELERY_RESULT_BACKEND,
+                 set_as_current=False)  # fmt: skip
     deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
-        if time.monotonic() > deadline or processes[-1].poll() is not None:
-            raise RuntimeError(f"the worker did not start; see {BENCH_DIR / 'celery.log'}")
+    while len(app.control.ping(timeout=0.5) or []) < 2:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            raise RuntimeError(f"the workers did not start; see {BENCH_DIR / 'celery.log'}")
     for n in range(args.beats):
         beat = celery + ["beat", "-l", "warning", "--pidfile=", "-s", str(BENCH_DIR / f"beat-{n}")]
         processes.append(subprocess.Popen(beat, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
@@ -170,9 +175,10 @@ def pct(values: list[float], p: float) -> float:
 
 def markdown(args, results: list[dict]) -> str:
     runs = ("wait at a manual first stage (nothing executes)" if args.hold
-            else "are one `true` build each, executed by the same worker")  # fmt: skip
+            else "are one `true` build each, executed by the runner worker")  # fmt: skip
     lines = [
-        f"{args.beats} beats (database scheduler), 1 worker × {args.concurrency} processes, embedded Redis; "
+        f"{args.beats} beats (database scheduler), an orchestration worker × {args.orchestrators} and a runner "
+        f"worker × {args.runners} processes, embedded Redis; "
         f"points in {ZONE}; the runs {runs}.",
         "",
         machine_line(),

@@ -1,5 +1,6 @@
-"""Run the whole console in the foreground: embedded Redis (when no REDIS_URL), a Celery worker,
-Celery beat and the web server. Ctrl-C (or SIGTERM) stops every child; if one child dies, all stop."""
+"""Run the whole console in the foreground: embedded Redis (when no REDIS_URL), two Celery workers
+(orchestration and task commands), Celery beat and the web server. Ctrl-C (or SIGTERM) stops every child;
+if one child dies, all stop."""
 
 from __future__ import annotations
 
@@ -17,26 +18,29 @@ GRACE_SECONDS = 10
 
 
 class Command(BaseCommand):
-    help = "Run embedded Redis, a Celery worker, Celery beat and the web server; Ctrl-C stops them all."
+    help = "Run embedded Redis, Celery workers and beat and the web server; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="Address of the web server.")
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
+        parser.add_argument("--concurrency", type=int, default=2, help="Worker processes running task commands.")
+        parser.add_argument(
+            "--orchestration-concurrency", type=int, default=1, help="Worker processes for orchestration."
+        )
 
-    def handle(self, *args, bind, web_workers, concurrency, **options):
+    def handle(self, *args, bind, web_workers, concurrency, orchestration_concurrency, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
-            self._start_all(bind, web_workers, concurrency)
+            self._start_all(bind, web_workers, concurrency, orchestration_concurrency)
             self.stdout.write(self.style.SUCCESS(f"Console running on http://{bind}/ — Ctrl-C stops everything."))
             self._watch()
         finally:
             self._stop_all()
 
-    def _start_all(self, bind, web_workers, concurrency):
+    def _start_all(self, bind, web_workers, concurrency, orchestration_concurrency):
         python = sys.executable
         if not settings.REDIS_URL:
             socket_path = settings.EMBEDDED_REDIS_SOCKET
@@ -46,9 +50,16 @@ class Command(BaseCommand):
                 self.children.append(("redis", embedded_redis.start(settings.VAR_DIR, socket_path)))
                 self.stdout.write(f"Embedded Redis started at {socket_path}.")
         celery = [python, "-m", "celery", "-A", "devops_console"]
+        # Two workers, so long builds never starve orchestration (starting, advancing and promoting runs,
+        # schedules, webhooks, the reaper): one on the ``celery`` queue, one running commands (``tasks``).
         self._spawn(
-            "worker",
-            [*celery, "worker", "-l", "info", f"--concurrency={concurrency}", "-Q", "celery,tasks", "-n", "worker@%h"],
+            "orchestrator",
+            [*celery, "worker", "-l", "info", f"--concurrency={orchestration_concurrency}", "-Q", "celery",
+             "-n", "orchestrator@%h"],
+        )  # fmt: skip
+        self._spawn(
+            "runner",
+            [*celery, "worker", "-l", "info", f"--concurrency={concurrency}", "-Q", "tasks", "-n", "runner@%h"],
         )
         self._spawn(
             "beat", [*celery, "beat", "-l", "info", "--pidfile=", "-s", str(settings.VAR_DIR / "beat-schedule")]
