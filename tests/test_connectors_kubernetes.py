@@ -216,3 +216,12 @@ def test_parse_kubeconfig_reads_embedded_data(test_ca):
     assert target.server == "https://k:6443"
     assert target.ca_pem == test_ca.ca_pem
     assert target.token == "t0k"
+
+
+def test_parse_kubeconfig_gives_the_current_contexts_namespace():
+    """A Kubernetes deploy without a namespace of its own uses the one of the kubeconfig's current context."""
+    config = yaml.safe_load(kubeconfig("https://k:6443", {"token": "t0k"}, extra_contexts=True))
+    config["contexts"][0]["context"]["namespace"] = "dev-ns"  # not the current context
+    config["contexts"][1]["context"]["namespace"] = "shop"
+    assert parse_kubeconfig(yaml.safe_dump(config)).namespace == "shop"
+    assert parse_kubeconfig(kubeconfig("https://k:6443", {"token": "t0k"})).namespace == ""

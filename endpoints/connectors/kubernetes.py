@@ -40,6 +40,7 @@ class KubeTarget:
     token: str
     username: str
     password: str
+    namespace: str = ""  # the current context's, if it names one
 
 
 def _named(items: object, name: str, kind: str) -> dict:
@@ -97,6 +98,7 @@ def parse_kubeconfig(text: str) -> KubeTarget:
         token=str(user.get("token") or ""),
         username=str(user.get("username") or ""),
         password=str(user.get("password") or ""),
+        namespace=str(context.get("namespace") or ""),
     )
 
 

@@ -68,7 +68,7 @@ def run(ctx):
         documents = manifest_documents(config.get("manifests") or "")
     except (ConnectorError, DeployError) as exc:
         return failed(_("Kubernetes endpoint “%(name)s”: %(problem)s") % {"name": endpoint.name, "problem": exc})
-    namespace = config.get("namespace") or context_namespace(kubeconfig) or "default"
+    namespace = config.get("namespace") or target.namespace or "default"
     timeout = config.get("rollout_timeout_seconds") or DEFAULT_ROLLOUT_TIMEOUT
     key = target.client_key_pem.decode("ascii", "ignore")
     with protect(ctx, target.token, target.password, key):
@@ -113,19 +113,6 @@ def manifest_documents(text: str) -> list[dict]:
         if not (isinstance(metadata, dict) and metadata.get("name") and doc.get("apiVersion") and doc.get("kind")):
             raise DeployError(_("manifest document %(n)s needs apiVersion, kind and metadata.name.") % {"n": number})
     return documents
-
-
-def context_namespace(kubeconfig: str) -> str:
-    """The namespace of the kubeconfig's current context, if it names one."""
-    try:
-        data = yaml.safe_load(kubeconfig)
-        current = data.get("current-context")
-        for item in data.get("contexts") or []:
-            if item.get("name") == current:
-                return str((item.get("context") or {}).get("namespace") or "")
-    except (yaml.YAMLError, AttributeError, TypeError):
-        pass
-    return ""
 
 
 class Cluster:
