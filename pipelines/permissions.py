@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
-from devops_console.core.models import Membership, Role
+from devops_console.core.models import Membership, Project, Role
+from devops_console.core.permissions import VIEW, get_object_for_action
 from pipelines.models import Pipeline, PipelinePersonPermission, PipelineRolePermission
 
 FLAGS = ("view", "execute", "modify", "delete")
@@ -193,3 +194,12 @@ def sync_member(project_id: int, user_id: int) -> None:
         return
     for pipeline in pipelines:
         sync(pipeline, [user_id])
+
+
+def load_pipeline(user, project_id, pipeline_id, action: str, pipelines=None) -> tuple[Project, Pipeline]:
+    """How every page and API view loads ``(project, pipeline)``: the project must be visible to ``user`` and the
+    pipeline, one of that project's, allowed ``action`` (404 when not visible, 403 when visible but not allowed).
+    ``pipelines``: a queryset of pipelines to take it from (select_related, annotations)."""
+    project = get_object_for_action(Project, user, VIEW, pk=project_id)
+    queryset = (Pipeline.objects.all() if pipelines is None else pipelines).filter(project=project)
+    return project, get_object_for_action(queryset, user, action, pk=pipeline_id)

@@ -19,10 +19,9 @@ from rest_framework.views import APIView
 
 from devops_console.core.api.errors import Conflict
 from devops_console.core.api.pagination import Pagination
-from devops_console.core.models import Project
 from devops_console.core.parsing import parse_uint
-from devops_console.core.permissions import EXECUTE, VIEW, get_object_for_action
-from pipelines.models import Pipeline
+from devops_console.core.permissions import EXECUTE, VIEW
+from pipelines.permissions import load_pipeline
 from pipelines.runs import views as pages
 from pipelines.runs.actions import ActionRefused, perform
 from pipelines.runs.api_serializers import (
@@ -50,10 +49,8 @@ class RunsAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.project = get_object_for_action(Project, request.user, VIEW, pk=kwargs["project_id"])
         action = VIEW if request.method in SAFE_METHODS else self.write_action
-        pipelines = Pipeline.objects.filter(project=self.project)
-        self.pipeline = get_object_for_action(pipelines, request.user, action, pk=kwargs["pipeline_id"])
+        self.project, self.pipeline = load_pipeline(request.user, kwargs["project_id"], kwargs["pipeline_id"], action)
 
     def get_run(self, detail: bool = False) -> Run:
         queryset = Run.objects.restrict(self.request.user, VIEW).filter(pipeline=self.pipeline)

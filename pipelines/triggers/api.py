@@ -21,9 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devops_console.core.api.pagination import Pagination
-from devops_console.core.models import Project
-from devops_console.core.permissions import CHANGE, VIEW, get_object_for_action
-from pipelines.models import Pipeline
+from devops_console.core.permissions import CHANGE, VIEW
+from pipelines.permissions import load_pipeline
 
 from . import deliveries
 from .matching import KINDS, MR_ACTIONS, decide
@@ -106,9 +105,9 @@ class TriggersAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.project = get_object_for_action(Project, request.user, VIEW, pk=kwargs["project_id"])
-        pipelines = Pipeline.objects.filter(project=self.project)
-        self.pipeline = get_object_for_action(pipelines, request.user, self.pipeline_action, pk=kwargs["pipeline_id"])
+        self.project, self.pipeline = load_pipeline(
+            request.user, kwargs["project_id"], kwargs["pipeline_id"], self.pipeline_action
+        )
 
 
 _INFO = inline_serializer(

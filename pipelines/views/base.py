@@ -9,8 +9,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from devops_console.core.models import ADD_PIPELINE, Project
-from devops_console.core.permissions import CHANGE, DELETE, EXECUTE, VIEW, get_object_for_action
+from devops_console.core.permissions import CHANGE, DELETE, EXECUTE, VIEW
 from pipelines.models import Pipeline, PipelineFollow
+from pipelines.permissions import load_pipeline
 
 
 def _flag(condition: Q | None):
@@ -66,12 +67,11 @@ class PipelineViewMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.project = get_object_for_action(Project, request.user, VIEW, pk=kwargs["project_id"])
         action = self.pipeline_post_action if request.method == "POST" else self.pipeline_action
-        queryset = with_rights(
-            Pipeline.objects.filter(project=self.project).select_related("project", "creator"), request.user
+        queryset = with_rights(Pipeline.objects.select_related("project", "creator"), request.user)
+        self.project, self.pipeline = load_pipeline(
+            request.user, kwargs["project_id"], kwargs["pipeline_id"], action, queryset
         )
-        self.pipeline = get_object_for_action(queryset, request.user, action, pk=kwargs["pipeline_id"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
