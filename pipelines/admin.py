@@ -9,11 +9,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from devops_console.core.admin_mixins import RestrictedAdminMixin
 from devops_console.core.permissions import VIEW
 from endpoints.models import Credential
-from pipelines import services
+from pipelines import hostgroups, services
 from pipelines.models import GateTemplate, Host, HostGroup, Pipeline, PipelineVersion
 
 
@@ -143,8 +144,27 @@ class HostInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class HostGroupForm(forms.ModelForm):
+    """The service's rule (``pipelines.hostgroups``): a group that pipelines use keeps its name."""
+
+    class Meta:
+        model = HostGroup
+        fields = ["project", "name", "description"]
+
+    def clean_name(self):
+        name = self.cleaned_data.get("name")
+        if self.instance.pk and name != self.instance.name:
+            used = hostgroups.usages(self.instance)
+            if used:
+                names = ", ".join(item["pipeline"] for item in used[:10])
+                raise ValidationError(_("The host group is used by pipelines and cannot be renamed: %(names)s.")
+                                      % {"names": names})  # fmt: skip
+        return name
+
+
 @admin.register(HostGroup)
 class HostGroupAdmin(RestrictedAdminMixin, admin.ModelAdmin):
+    form = HostGroupForm
     list_display = ["name", "project", "description", "created"]
     list_filter = ["project"]
     search_fields = ["name", "project__name"]
@@ -153,6 +173,20 @@ class HostGroupAdmin(RestrictedAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["project"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        """A group that pipelines use cannot be deleted (as through the pages and the API)."""
+        if obj is not None and hostgroups.usages(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            try:
+                hostgroups.delete_host_group(request.user, group)
+            except hostgroups.HostGroupInUse:
+                self.message_user(request, _("%(name)s is used by pipelines and was kept.") % {"name": group.name},
+                                  messages.WARNING)  # fmt: skip
 
 
 @admin.register(GateTemplate)

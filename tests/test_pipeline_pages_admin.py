@@ -4,6 +4,7 @@ secret parameter values never shown; name changes go through the service (a new 
 import pytest
 from django.contrib.auth import get_user_model
 
+from pipelines import services
 from pipelines.models import HostGroup, Pipeline
 from tests.test_pipeline_pages import SECRET, make_other_pipeline, make_pipeline
 
@@ -66,3 +67,25 @@ def test_superuser_sees_host_groups_and_gate_templates(client, world):
     client.force_login(admin)
     assert "web" in client.get("/admin/pipelines/hostgroup/").content.decode()
     assert client.get("/admin/pipelines/gatetemplate/").status_code == 200
+
+
+def test_admin_keeps_a_host_group_that_pipelines_use(client, world):
+    """The admin follows the host-group service's rules: no rename and no delete while a pipeline uses it."""
+    group = HostGroup.objects.create(project=world.project, name="web")
+    deploy = {"name": "ship", "type": "deploy",
+              "config": {"target": "host_group", "host_group": "web", "commands": "true"}}  # fmt: skip
+    pipeline = services.create_pipeline(
+        world.users["creator"], world.project, {"name": "uses-web", "stages": [{"name": "Deploy", "tasks": [deploy]}]}
+    )
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-1")
+    client.force_login(admin)
+    url = f"/admin/pipelines/hostgroup/{group.pk}/change/"
+    inline = {"hosts-TOTAL_FORMS": "0", "hosts-INITIAL_FORMS": "0"}
+    response = client.post(url, {"name": "renamed", "description": "", **inline})
+    assert response.status_code == 200 and "cannot be renamed: uses-web" in response.content.decode()
+    assert client.get(f"/admin/pipelines/hostgroup/{group.pk}/delete/").status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [group.pk], "post": "yes"}
+    client.post("/admin/pipelines/hostgroup/", bulk)
+    assert HostGroup.objects.get(pk=group.pk).name == "web"
+    services.delete_pipeline(world.users["creator"], pipeline)
+    assert client.get(f"/admin/pipelines/hostgroup/{group.pk}/delete/").status_code == 200  # unused now
