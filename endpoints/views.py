@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.generic import FormView, TemplateView
 
 from devops_console.core.permissions import ADMINISTER, CHANGE, DELETE, USE, VIEW, can, get_object_for_action
@@ -203,25 +204,52 @@ class EndpointEditView(EndpointMixin, FormView):
         return context
 
 
-class EndpointDeleteView(EndpointMixin, TemplateView):
+class InUseDeleteView(TemplateView):
+    """POST-only delete through a service that refuses while the object is used (E8): the page again with the
+    list of its users (409), else a message and a redirect to the list."""
+
+    http_method_names = ["post"]
+    deleted_message = ""  # with %(name)s
+    list_url_name = ""
+
+    def target(self):
+        raise NotImplementedError
+
+    def delete(self, obj) -> None:
+        raise NotImplementedError
+
+    def refused_context(self, obj, exc) -> dict:
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        obj = self.target()
+        name = obj.name
+        try:
+            self.delete(obj)
+        except services.EndpointInUse as exc:
+            context = self.get_context_data(**kwargs)
+            context.update(self.refused_context(obj, exc))
+            return TemplateResponse(request, self.template_name, context, status=409)
+        messages.success(request, self.deleted_message % {"name": name})
+        return redirect(self.list_url_name, project_id=self.project.pk)
+
+
+class EndpointDeleteView(EndpointMixin, InUseDeleteView):
     """Delete (POST); refused with the list of users while the endpoint is used (E8)."""
 
     template_name = "endpoints/endpoint_detail.html"
     endpoint_action = DELETE
-    http_method_names = ["post"]
+    deleted_message = _lazy("Service endpoint “%(name)s” deleted.")
+    list_url_name = "endpoint-list"
 
-    def post(self, request, *args, **kwargs):
-        endpoint = self.get_endpoint()
-        name = endpoint.name
-        try:
-            services.delete_endpoint(request.user, endpoint)
-        except services.EndpointInUse as exc:
-            context = self.get_context_data(**kwargs)
-            context.update(endpoint_context(request.user, endpoint))
-            context["delete_refused"] = exc.usages
-            return TemplateResponse(request, self.template_name, context, status=409)
-        messages.success(request, _("Service endpoint “%(name)s” deleted.") % {"name": name})
-        return redirect("endpoint-list", project_id=self.project.pk)
+    def target(self):
+        return self.get_endpoint()
+
+    def delete(self, obj) -> None:
+        services.delete_endpoint(self.request.user, obj)
+
+    def refused_context(self, obj, exc) -> dict:
+        return {**endpoint_context(self.request.user, obj), "delete_refused": exc.usages}
 
 
 class EndpointVerifyView(EndpointMixin, TemplateView):
@@ -401,26 +429,24 @@ class CredentialEditView(CredentialMixin, FormView):
         return context
 
 
-class CredentialDeleteView(CredentialMixin, TemplateView):
+class CredentialDeleteView(CredentialMixin, InUseDeleteView):
     """Delete (POST); refused while endpoints use the credential, with their list (E8)."""
 
     template_name = "endpoints/credential_list.html"
     credential_action = DELETE
-    http_method_names = ["post"]
+    deleted_message = _lazy("Credential “%(name)s” deleted.")
+    list_url_name = "credential-list"
 
-    def post(self, request, *args, **kwargs):
-        credential = self.get_credential()
-        name = credential.name
-        try:
-            services.delete_credential(request.user, credential)
-        except services.EndpointInUse as exc:
-            context = self.get_context_data(**kwargs)
-            context.update(
-                rows=credential_rows(request.user, self.project),
-                kinds=list(CREDENTIAL_KINDS.items()),
-                expires_soon_days=EXPIRES_SOON_DAYS,
-                delete_refused={"credential": credential, "usages": exc.usages},
-            )
-            return TemplateResponse(request, self.template_name, context, status=409)
-        messages.success(request, _("Credential “%(name)s” deleted.") % {"name": name})
-        return redirect("credential-list", project_id=self.project.pk)
+    def target(self):
+        return self.get_credential()
+
+    def delete(self, obj) -> None:
+        services.delete_credential(self.request.user, obj)
+
+    def refused_context(self, obj, exc) -> dict:
+        return {
+            "rows": credential_rows(self.request.user, self.project),
+            "kinds": list(CREDENTIAL_KINDS.items()),
+            "expires_soon_days": EXPIRES_SOON_DAYS,
+            "delete_refused": {"credential": obj, "usages": exc.usages},
+        }
