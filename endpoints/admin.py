@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from devops_console.core.admin_mixins import RestrictedAdminMixin
+from devops_console.core.admin_mixins import ReadOnlyAdminMixin, RestrictedAdminMixin
 from endpoints import services
 from endpoints.models import AuditEntry, Credential, EndpointUsage, ServiceEndpoint
 
@@ -104,17 +104,11 @@ class ServiceEndpointAdmin(RestrictedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(RestrictedAdminMixin, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, RestrictedAdminMixin, admin.ModelAdmin):
     list_display = ["created", "subject", "action", "actor", "fields", "detail"]
     list_filter = ["action"]
     search_fields = ["subject"]
     list_select_related = ["actor"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EndpointUsage)

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from devops_console.core.admin_mixins import RestrictedAdminMixin
+from devops_console.core.admin_mixins import ReadOnlyAdminMixin, RestrictedAdminMixin
 from devops_console.core.permissions import VIEW
 from endpoints.models import Credential
 from pipelines import hostgroups, services
@@ -87,7 +87,7 @@ class PipelineAdmin(RestrictedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PipelineVersion)
-class PipelineVersionAdmin(admin.ModelAdmin):
+class PipelineVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Configuration history: read-only, only of pipelines the user may view."""
 
     list_display = ["pipeline", "number", "author", "summary", "created"]
@@ -109,15 +109,6 @@ class PipelineVersionAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class HostForm(forms.ModelForm):

@@ -26,3 +26,17 @@ class RestrictedAdminMixin:
 
     def has_add_permission(self, request):
         return request.user.is_active and request.user.is_superuser
+
+
+class ReadOnlyAdminMixin:
+    """Records that only the application writes (logs, history, audit): shown, never added, edited or
+    deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,12 +9,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from devops_console.core.admin_mixins import RestrictedAdminMixin
+from devops_console.core.admin_mixins import ReadOnlyAdminMixin, RestrictedAdminMixin
 from pipelines.triggers.models import ScheduleSlot
 
 
 @admin.register(ScheduleSlot)
-class ScheduleSlotAdmin(RestrictedAdminMixin, admin.ModelAdmin):
+class ScheduleSlotAdmin(ReadOnlyAdminMixin, RestrictedAdminMixin, admin.ModelAdmin):
+    """The slot log is the exactly-once record: read-only."""
+
     list_display = ["scheduled_for", "pipeline", "point", "status", "delay_s", "run_link", "attempts", "fired_at"]
     list_filter = ["status"]
     search_fields = ["pipeline__name", "pipeline__project__name"]
@@ -33,15 +35,6 @@ class ScheduleSlotAdmin(RestrictedAdminMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:runs_run_change", args=[obj.run_id]) if _run_admin() else ""
         return format_html('<a href="{}">#{}</a>', url, obj.run.number) if url else f"#{obj.run.number}"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the slot log is the exactly-once record
 
 
 def _run_admin() -> bool:

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from devops_console.core.admin_mixins import RestrictedAdminMixin
+from devops_console.core.admin_mixins import ReadOnlyAdminMixin, RestrictedAdminMixin
 from pipelines.triggers.models import Delivery, WebhookSecret
 
 
-class ReadOnlyAdmin(RestrictedAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, RestrictedAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Delivery)
