@@ -208,8 +208,8 @@ def follow_up(run_id: int, pipeline_id: int, has_parent: bool = True) -> None:
 
 def has_queued(pipeline_id: int) -> bool:
     """Whether runs of the pipeline wait for a slot: only then is its lock taken to promote one. A run queued
-    by a start that saw the finished run still active, but committed after this read, is not missed: every
-    start that queues a run dispatches after its own commit (``start._create_run``)."""
+    by a start that saw the finished run still active, but committed after this read, is not missed: a start
+    that queues the first waiting run dispatches after its own commit (``start._create_run``)."""
     return Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).exists()
 
 

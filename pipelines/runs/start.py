@@ -184,7 +184,10 @@ def _create_run(
     stages = _create_stage_and_task_runs(run, definition, selected)
     if start_now:
         _start_promoted(run, stages, now)
-    else:  # X3: it waits. A run that finishes meanwhile may have looked for queued runs before this commit.
+    elif not queued:
+        # X3: it waits, first in the queue. A run finishing meanwhile may have looked for queued runs
+        # (engine.has_queued) before this commit and found none: look again after it. Behind other queued
+        # runs there is nothing to do: a finishing run sees those and dispatches after this commit.
         transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
     return run
 
