@@ -25,6 +25,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 from devops_console.core.models import Membership
 from pipelines import services
 from pipelines.definition.triggers import DAYS
+from pipelines.models import Pipeline
 from pipelines.runs.models import Run
 from pipelines.triggers import schedules
 from pipelines.triggers.models import ScheduleSlot
@@ -407,3 +408,21 @@ def test_admin_shows_slots_of_visible_pipelines_only(client, world):
     assert client.get(f"/admin/triggers/scheduleslot/{row.pk}/change/").status_code == 200
     client.force_login(world.users["outsider"])
     assert "nightly" not in client.get("/admin/triggers/scheduleslot/").content.decode()
+
+
+@pytest.mark.django_db
+def test_beat_messages_yield_to_the_starts_of_a_burst(world):
+    """T5 bursts: beat's fire messages have a lower priority (Redis: 0 is highest) than the starts a sweep
+    queues, so 200 duplicates of an instant do not hold up its starts; an entry from before is brought up
+    to date on the next sync."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    due, _slot = _due_now(zone)
+    pipeline = scheduled(world, due)
+    entry = next(iter(entries(pipeline).values()))
+    assert entry.priority == schedules.FIRE_PRIORITY > 0
+    type(entry).objects.filter(pk=entry.pk).update(priority=None)  # as created by an earlier version
+    schedules.sync_schedules(Pipeline.objects.get(pk=pipeline.pk))
+    assert next(iter(entries(pipeline).values())).priority == schedules.FIRE_PRIORITY
+    from pipelines.triggers.schedule_tasks import start_slot
+
+    assert start_slot.priority is None  # sent with the broker's default, the highest

@@ -56,6 +56,9 @@ from pipelines.triggers.models import ScheduleSlot
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "triggers.fire_schedule"
+# Beat's messages wait behind the starts a sweep queues (Redis: 0 is the highest priority, the default):
+# in a burst, most of them only find their slot recorded already.
+FIRE_PRIORITY = 6
 LOOKBACK = timedelta(days=7)  # missed slots further back are not recorded
 BACKSTOP_AFTER = timedelta(seconds=30)  # the scan fires a slot beat has not fired this long after its time
 EARLY_TOLERANCE = timedelta(seconds=30)  # a beat whose clock runs slightly ahead still hits its slot
@@ -160,7 +163,8 @@ def sync_schedules(pipeline: Pipeline, now: datetime | None = None) -> None:
         name, fields, enabled = f"{prefix}{index}", crontab_fields(point, zone), is_active(point)
         description = describe(pipeline, point, zone)
         entry = existing.pop(name, None)
-        if entry is not None and entry.enabled == enabled and _same_crontab(entry.crontab, fields):
+        current = entry is not None and entry.enabled == enabled and entry.priority == FIRE_PRIORITY
+        if current and _same_crontab(entry.crontab, fields):
             if entry.description != description:  # a rename: no need to wake beat
                 PeriodicTask.objects.filter(pk=entry.pk).update(description=description)
             continue
@@ -170,7 +174,7 @@ def sync_schedules(pipeline: Pipeline, now: datetime | None = None) -> None:
             name=name,
             defaults={"task": TASK_NAME, "crontab": crontab, "interval": None, "solar": None, "clocked": None,
                       "kwargs": json.dumps(kwargs), "enabled": enabled, "last_run_at": now, "total_run_count": 0,
-                      "one_off": False, "start_time": None, "description": description},
+                      "one_off": False, "start_time": None, "description": description, "priority": FIRE_PRIORITY},
         )  # fmt: skip
     for entry in existing.values():
         entry.delete()
@@ -207,12 +211,11 @@ def _parse_time(value) -> datetime | None:
         return None
 
 
-def _claim(pipeline, point: int, slot: datetime, now: datetime, status: str, count=True) -> ScheduleSlot | None:
+def _claim(pipeline, point: int, slot: datetime, now: datetime, status: str) -> ScheduleSlot | None:
     """Insert the slot's row; None (and one more attempt counted) if someone recorded it already."""
     recorded = ScheduleSlot.objects.filter(pipeline=pipeline, point=point, scheduled_for=slot)
     if recorded.exists():  # the common duplicate (a second beat): a read, no failed insert
-        if count:
-            recorded.update(attempts=F("attempts") + 1)
+        recorded.update(attempts=F("attempts") + 1)
         return None
     try:
         with transaction.atomic():
@@ -221,8 +224,7 @@ def _claim(pipeline, point: int, slot: datetime, now: datetime, status: str, cou
                 delay=(now - slot).total_seconds(), status=status,
             )  # fmt: skip
     except IntegrityError:  # recorded meanwhile (two beats at the same moment)
-        if count:
-            recorded.update(attempts=F("attempts") + 1)
+        recorded.update(attempts=F("attempts") + 1)
         return None
 
 
@@ -272,14 +274,14 @@ def _fire_slot(pipeline: Pipeline, triggers: dict, point: int, slot: datetime, n
     return "duplicate" if row is None else _start(pipeline, row, triggers, status)
 
 
-def _queue_start(row: ScheduleSlot) -> None:
+def _queue_start(slot_id: int) -> None:
     from pipelines.triggers.schedule_tasks import start_slot as task
 
     try:
-        task.delay(row.pk, Status.FIRED)
+        task.delay(slot_id, Status.FIRED)
     except Exception:  # no broker: start it here rather than leave it claimed
-        logger.exception("could not queue scheduled slot %s; starting it in place", row.pk)
-        start_slot(row.pk)
+        logger.exception("could not queue scheduled slot %s; starting it in place", slot_id)
+        start_slot(slot_id)
 
 
 def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
@@ -287,7 +289,9 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
 
     A burst — every pipeline at 02:00 — then spreads over the worker's processes at once instead of
     following beat, which sends one entry per tick. Only the first task of the instant sweeps (no row of
-    the group has a lower id than its own); the others' beat messages find their slots recorded.
+    the group has a lower id than its own); the others' beat messages find their slots recorded. The slots
+    are claimed with one insert (rows recorded meanwhile are left alone by the unique key); the rows this
+    sweep inserted are the ones with its ``fired_at``.
     """
     from django_celery_beat.models import PeriodicTask
 
@@ -298,8 +302,8 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
     done = {(p, n): pk for pk, p, n in rows.values_list("pk", "pipeline_id", "point") if n in armed[p]}
     if any(pk < own.pk for pk in done.values()):
         return 0  # an earlier task of this instant sweeps
-    queued = 0
-    for pipeline in Pipeline.objects.filter(pk__in=list(armed)):
+    claims = []
+    for pipeline in Pipeline.objects.filter(pk__in=list(armed)).only("pk", "definition"):
         triggers = pipeline.definition.get("triggers") or {}
         points, zone = triggers.get("schedules") or [], ZoneInfo(zone_name(triggers))
         for index, since in armed[pipeline.pk].items():
@@ -307,10 +311,18 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
                 continue
             if latest_due(points[index], zone, now + EARLY_TOLERANCE) != slot:
                 continue
-            row = _claim(pipeline, index, slot, now, Status.STARTING, count=False)
-            if row is not None:
-                transaction.on_commit(lambda row=row: _queue_start(row))
-                queued += 1
+            claims.append(ScheduleSlot(pipeline_id=pipeline.pk, point=index, scheduled_for=slot, fired_at=now,
+                                       delay=(now - slot).total_seconds(), status=Status.STARTING))  # fmt: skip
+    if not claims:
+        return 0
+    ScheduleSlot.objects.bulk_create(claims, ignore_conflicts=True)
+    mine = ScheduleSlot.objects.filter(
+        pipeline_id__in={c.pipeline_id for c in claims}, scheduled_for=slot, fired_at=now, status=Status.STARTING
+    ).values_list("pk", flat=True)
+    queued = 0
+    for slot_id in mine:
+        transaction.on_commit(lambda slot_id=slot_id: _queue_start(slot_id))
+        queued += 1
     return queued
 
 
