@@ -89,3 +89,47 @@ def test_a_run_queued_while_the_last_one_finishes_is_promoted(world, django_capt
             second = start_run(world.users["developer"], pipeline)  # sees the first still active
         assert second.state == State.QUEUED
     assert Run.objects.get(pk=second.pk).state == State.RUNNING
+
+
+def test_a_task_result_advances_its_run_in_the_same_transaction(world):
+    """Issue 5: finish_task records the result, clears the command's pid and moves the run on before it
+    returns; no commit hook or worker hop is needed (on_commit never fires in this test)."""
+    from pipelines.runs.models import Run, State, TaskRun
+    from pipelines.runs.start import start_run
+    from tests.engine_support import build, make_pipeline, stage
+
+    pipeline = make_pipeline(world, [stage("A", build("one")), stage("B", build("two"))], name="inline")
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"):
+        run = start_run(world.users["developer"], pipeline)
+        one = TaskRun.objects.get(stage__run=run, name="one")
+        assert one.state == State.RUNNING  # started in the transaction that created the run
+        TaskRun.objects.filter(pk=one.pk).update(pid=4242)
+        assert engine.finish_task(one.pk, one.attempt, State.SUCCEEDED, exit_code=0)
+    one.refresh_from_db()
+    assert (one.state, one.pid) == (State.SUCCEEDED, None)
+    assert TaskRun.objects.get(stage__run=run, name="two").state == State.RUNNING
+    assert engine.finish_task(one.pk, one.attempt, State.FAILED) is False  # already finished: ignored
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"):
+        two = TaskRun.objects.get(stage__run=run, name="two")
+        assert engine.finish_task(two.pk, two.attempt, State.SUCCEEDED, exit_code=0)
+    assert Run.objects.get(pk=run.pk).state == State.SUCCEEDED
+
+
+def test_a_start_unsticks_a_queue_whose_promotion_failed(world, django_capture_on_commit_callbacks):
+    """X3: runs wait although a slot is free (an earlier promotion failed); the next start promotes the oldest."""
+    from pipelines.models import Pipeline
+    from pipelines.runs.models import Run, State
+    from pipelines.runs.start import start_run
+    from tests.engine_support import build, make_pipeline, stage
+
+    pipeline = make_pipeline(world, [stage("Build", build())], name="stuck")
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)
+    pipeline.refresh_from_db()
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"):
+        first = start_run(world.users["developer"], pipeline)
+        with mock.patch("pipelines.runs.start._dispatch_later"):
+            stuck = start_run(world.users["developer"], pipeline)  # queued behind the first
+        Run.objects.filter(pk=first.pk).update(state=State.SUCCEEDED)  # its follow-up was lost
+        with django_capture_on_commit_callbacks(execute=True):
+            start_run(world.users["developer"], pipeline)
+    assert Run.objects.get(pk=stuck.pk).state == State.RUNNING

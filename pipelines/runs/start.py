@@ -107,7 +107,7 @@ def start_run(actor, pipeline: Pipeline, *, branch=None, tag=None, **options) ->
 
     # The caller's copy of the definition is usually current (it was just loaded); _create_run checks the
     # sources again under the lock, and a stale copy costs one more resolution from a fresh read.
-    current = pipeline.definition if "definition" in pipeline.__dict__ else None
+    current = None if "definition" in pipeline.get_deferred_fields() else pipeline.definition
     for _attempt in range(2):
         current = current if current is not None else Pipeline.objects.get(pk=pipeline.pk).definition
         ref_branch, ref_tag, ref_errors = _resolve_ref(current, branch, tag)
@@ -184,10 +184,11 @@ def _create_run(
     stages = _create_stage_and_task_runs(run, definition, selected)
     if start_now:
         _start_promoted(run, stages, now)
-    elif not queued:
-        # X3: it waits, first in the queue. A run finishing meanwhile may have looked for queued runs
-        # (engine.has_queued) before this commit and found none: look again after it. Behind other queued
-        # runs there is nothing to do: a finishing run sees those and dispatches after this commit.
+    elif not queued or active < max_concurrent(pipeline):
+        # X3: it waits. First in the queue: a run finishing meanwhile may have looked for queued runs
+        # (engine.has_queued) before this commit and found none, so look again after it. Behind others with
+        # a slot free: an earlier promotion failed, so catch up. Behind others with every slot taken there
+        # is nothing to do: a finishing run sees them and dispatches after this commit.
         transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
     return run
 
@@ -307,12 +308,12 @@ def dispatch(pipeline_id: int) -> list[int]:
         return []
     promoted = list(Run.objects.filter(pipeline=pipeline, state=State.QUEUED).order_by("number")[:free])
     now = timezone.now()
+    Run.objects.filter(pk__in=[run.pk for run in promoted]).update(state=State.RUNNING, started=now)
     for run in promoted:
-        Run.objects.filter(pk=run.pk).update(state=State.RUNNING, started=now)
         run.pipeline, run.state, run.started = pipeline, State.RUNNING, now
     from pipelines.runs.engine import load_stages
 
-    # In this transaction (the update above holds each run's row): no second lock, no broker hop.
+    # In this transaction (the update above holds the runs' rows): no second lock, no broker hop.
     return [run.pk for run in promoted if _start_promoted(run, load_stages(run), now)]
 
 

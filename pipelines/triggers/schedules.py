@@ -211,7 +211,7 @@ def _parse_time(value) -> datetime | None:
         return None
 
 
-def _claim(pipeline, point: int, slot: datetime, now: datetime, status: str) -> ScheduleSlot | None:
+def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status: str) -> ScheduleSlot | None:
     """Insert the slot's row; None (and one more attempt counted) if someone recorded it already."""
     recorded = ScheduleSlot.objects.filter(pipeline=pipeline, point=point, scheduled_for=slot)
     if recorded.exists():  # the common duplicate (a second beat): a read, no failed insert
