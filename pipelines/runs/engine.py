@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from devops_console.core.prepared import Prepared, first
 from pipelines.models import GateTemplate
 from pipelines.runs.models import ACTIVE, FINISHED, Run, StageRun, State, TaskRun
 
@@ -129,23 +130,38 @@ def _evaluate_gates(run: Run, stage: StageRun, tasks: list[TaskRun]) -> str:
     return State.SUCCEEDED if passed else State.FAILED
 
 
+# Prepared (compiled once): these run for every finished task and every promoted run.
+_STAGES = Prepared(lambda run_id: StageRun.objects.filter(run_id=run_id).order_by("index"))
+_TASKS = Prepared(lambda run_id: TaskRun.objects.filter(stage__run_id=run_id).order_by("stage__index", "index"))
+_LOCKED_RUN = Prepared(lambda run_id: Run.objects.select_for_update().filter(pk=run_id).order_by())
+_QUEUED = Prepared(
+    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).values_list("pk").order_by()[:1]
+)
+
+
 def load_stages(run: Run) -> list[StageRun]:
     """The run's stages in order, each with ``loaded_tasks`` (its tasks in order), in two queries. The caller
     holds the run's row lock."""
-    stages = list(run.stages.order_by("index"))
+    stages = _STAGES(run.pk)
     by_pk = {stage.pk: stage for stage in stages}
     for stage in stages:
+        stage.run = run
         stage.loaded_tasks = []
-    for task in TaskRun.objects.filter(stage_id__in=by_pk).order_by("stage_id", "index"):
+    for task in _TASKS(run.pk):
         task.stage = by_pk[task.stage_id]
         task.stage.loaded_tasks.append(task)
     return stages
 
 
+def locked_run(run_id: int) -> Run | None:
+    """The run under its row lock (the caller is in a transaction), or None."""
+    return first(_LOCKED_RUN(run_id))
+
+
 @transaction.atomic
 def advance(run_id: int) -> str | None:
     """Move the run forward as far as it can go now."""
-    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    run = locked_run(run_id)
     if run is None or run.state not in (State.RUNNING, State.WAITING):
         return getattr(run, "state", None)
     return advance_loaded(run, load_stages(run))
@@ -191,16 +207,19 @@ def _finish_run(run: Run, state: str, now, stages: list[StageRun] | None = None)
     run.state, run.finished = state, now
     run.save(update_fields=["state", "finished"])
     run_id, pipeline_id, has_parent = run.pk, run.pipeline_id, run.parent_task_id is not None
-    transaction.on_commit(lambda: after_finish_soon(run_id, pipeline_id, has_parent))
+    # Read at commit time: ``finish_task`` may hand the slot on in this transaction (``_pass_slot``).
+    transaction.on_commit(
+        lambda: after_finish_soon(run_id, pipeline_id, has_parent, slot_passed=getattr(run, "slot_passed", False))
+    )
     return state
 
 
-def follow_up(run_id: int, pipeline_id: int, has_parent: bool = True) -> None:
-    """After a run finished: its slot goes to the next queued run (X3), a parent sub-pipeline task takes its
-    result (X8; ``after_run`` does nothing for a run without a parent)."""
+def follow_up(run_id: int, pipeline_id: int, has_parent: bool = True, slot_passed: bool = False) -> None:
+    """After a run finished: its slot goes to the next queued run (X3) unless ``finish_task`` passed it on
+    already, a parent sub-pipeline task takes its result (X8; ``after_run`` does nothing without a parent)."""
     from pipelines.runs import hooks, start
 
-    if has_queued(pipeline_id):
+    if not slot_passed and has_queued(pipeline_id):
         start.dispatch(pipeline_id)
     if has_parent:
         hooks.after_run(run_id)
@@ -210,14 +229,32 @@ def has_queued(pipeline_id: int) -> bool:
     """Whether runs of the pipeline wait for a slot: only then is its lock taken to promote one. A run queued
     by a start that saw the finished run still active, but committed after this read, is not missed: a start
     that queues the first waiting run dispatches after its own commit (``start._create_run``)."""
-    return Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).exists()
+    return bool(_QUEUED(pipeline_id))
+
+
+def _pass_slot(run: Run) -> None:
+    """X3: the slot of a run that just finished goes to the next queued run in the finishing transaction
+    (under the pipeline lock, taken after the run's: no other path takes them the other way round). Saves a
+    transaction and a read per run while a queue waits. In a savepoint: should promoting fail, the task's
+    result still commits and ``follow_up`` dispatches after the commit as before."""
+    if not has_queued(run.pipeline_id):
+        return  # a run queued meanwhile is seen after the commit (``follow_up``)
+    from pipelines.runs.start import promote
+
+    try:
+        with transaction.atomic():
+            promote(run.pipeline_id)
+    except Exception:  # noqa: BLE001 — the fallback after the commit takes over
+        logger.warning("passing the slot of run %s failed; dispatching after the commit", run.pk, exc_info=True)
+        return
+    run.slot_passed = True
 
 
 _inline_depth = threading.local()
 MAX_INLINE_DEPTH = 8
 
 
-def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool) -> None:
+def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool, slot_passed: bool = False) -> None:
     """What follows a finished run — its slot goes to the next queued run (X3), a parent sub-pipeline task
     takes its result (X8) — done here, after the commit, saving a broker hop per run. A worker's
     ``runs.finished`` task does it instead when that fails, or when runs that finish at once (preflight
@@ -226,7 +263,7 @@ def after_finish_soon(run_id: int, pipeline_id: int, has_parent: bool) -> None:
     if depth < MAX_INLINE_DEPTH:
         _inline_depth.value = depth + 1
         try:
-            follow_up(run_id, pipeline_id, has_parent)
+            follow_up(run_id, pipeline_id, has_parent, slot_passed)
             return
         except Exception:  # noqa: BLE001 — e.g. a locked database: hand it to a worker
             logger.warning("after run %s inline failed; queued for a worker", run_id, exc_info=True)
@@ -246,7 +283,7 @@ def finish_task(
     knows it (saves a query)."""
     if run_id is None:
         run_id = TaskRun.objects.filter(pk=task_id).values_list("stage__run_id", flat=True).first()
-    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    run = locked_run(run_id)
     if run is None:
         return False
     stages = load_stages(run)
@@ -259,6 +296,8 @@ def finish_task(
     task.save(update_fields=["state", "finished", "pid", "exit_code", "message", "metrics"])
     if run.state in (State.RUNNING, State.WAITING):
         advance_loaded(run, stages, task.finished)
+        if run.state in FINISHED:
+            _pass_slot(run)
     return True
 
 

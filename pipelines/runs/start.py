@@ -14,6 +14,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from devops_console.core.prepared import Prepared, first
 from pipelines.definition import referenced_parameters
 from pipelines.models import Pipeline
 from pipelines.runs.models import ACTIVE, Run, RunSecret, StageRun, State, TaskRun, Trigger
@@ -193,14 +194,35 @@ def _create_run(
     return run
 
 
+# Prepared (compiled once, ``devops_console.core.prepared``): they run for every start and every promotion.
+_OCCUPANCY = Prepared(
+    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state__in=[*ACTIVE, State.QUEUED])
+    .values_list("state")
+    .annotate(n=Count("pk"))
+    .order_by()
+)
+_LOCKED_PIPELINE = Prepared(
+    lambda pipeline_id: Pipeline.objects.select_for_update()
+    .filter(pk=pipeline_id)
+    .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
+    .order_by()
+)
+_NEXT_QUEUED: dict[int, Prepared] = {}  # by how many: the limit is part of the SQL
+
+
+def _next_queued(pipeline_id: int, count: int) -> list[Run]:
+    """X3: the ``count`` oldest queued runs of the pipeline (FIFO by number)."""
+    prepared = _NEXT_QUEUED.get(count)
+    if prepared is None:
+        queued = Run.objects.filter(state=State.QUEUED).order_by("number")
+        prepared = Prepared(lambda pipeline_id: queued.filter(pipeline_id=pipeline_id)[:count])
+        prepared = _NEXT_QUEUED.setdefault(count, prepared)
+    return prepared(pipeline_id)
+
+
 def _occupancy(pipeline: Pipeline) -> tuple[int, int]:
     """(runs executing or waiting, runs queued) of the pipeline, in one query; the caller holds its lock."""
-    counts = dict(
-        Run.objects.filter(pipeline=pipeline, state__in=[*ACTIVE, State.QUEUED])
-        .values_list("state")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    counts = dict(_OCCUPANCY(pipeline.pk))
     return sum(counts.get(state, 0) for state in ACTIVE), counts.get(State.QUEUED, 0)
 
 
@@ -297,16 +319,19 @@ def max_concurrent(pipeline: Pipeline) -> int:
 @transaction.atomic
 def dispatch(pipeline_id: int) -> list[int]:
     """X3: promote the oldest queued runs while fewer than the limit are running or waiting."""
-    pipeline = (
-        Pipeline.objects.select_for_update()
-        .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
-        .get(pk=pipeline_id)
-    )
+    return promote(pipeline_id)
+
+
+def promote(pipeline_id: int) -> list[int]:
+    """``dispatch`` in the caller's transaction (``engine.finish_task`` hands a finished run's slot on)."""
+    pipeline = first(_LOCKED_PIPELINE(pipeline_id))
+    if pipeline is None:
+        return []  # deleted meanwhile, with its runs
     active, queued = _occupancy(pipeline)
     free = min(max_concurrent(pipeline) - active, queued)
     if free <= 0:
         return []
-    promoted = list(Run.objects.filter(pipeline=pipeline, state=State.QUEUED).order_by("number")[:free])
+    promoted = _next_queued(pipeline.pk, free)
     now = timezone.now()
     Run.objects.filter(pk__in=[run.pk for run in promoted]).update(state=State.RUNNING, started=now)
     for run in promoted:
