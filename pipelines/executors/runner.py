@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -13,12 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from devops_console.core.logmask import Masker, active_secrets
+from devops_console.core.prepared import Prepared, first
 from pipelines.definition import substitute
 from pipelines.executors.base import Outcome, Stopped, TaskContext, executor_for
-from pipelines.models import PipelineSecret
+from pipelines.models import Pipeline, PipelineSecret
 from pipelines.runs import engine
 from pipelines.runs.logs import LogWriter
-from pipelines.runs.models import Run, State, TaskRun
+from pipelines.runs.models import Run, StageRun, State, TaskRun
 from pipelines.runs.reaper import HEARTBEAT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -26,8 +29,6 @@ STOP_POLL_SECONDS = 1.0
 
 
 def worker_name() -> str:
-    import os
-
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -94,34 +95,86 @@ def _claim(task: TaskRun) -> bool:
     return bool(claimed)
 
 
-def _heartbeat(ctx: TaskContext, done: threading.Event) -> None:
-    """Every second: notice a stop (X2); every few seconds: prove the worker is alive (X9)."""
-    from django.db import connection
+class _Watch:
+    """One thread per worker process watches the task it executes (a pool process runs one at a time): every
+    second it notices a stop (X2), every few seconds it proves the worker alive (X9). One long-lived thread,
+    not one per task: starting and joining a thread cost about as much as a trivial task's own SQL."""
 
-    beats = 0
-    while not done.wait(STOP_POLL_SECONDS):
-        beats += 1
-        try:
-            current = TaskRun.objects.filter(pk=ctx.task.pk).values_list("state", "attempt").first()
-            if current != (State.RUNNING, ctx.task.attempt):
-                ctx.stop_event.set()
-            elif beats % int(HEARTBEAT_SECONDS / STOP_POLL_SECONDS) == 0:
-                TaskRun.objects.filter(pk=ctx.task.pk, attempt=ctx.task.attempt, state=State.RUNNING).update(
-                    heartbeat=timezone.now())
-        except Exception:  # noqa: BLE001 — a failed beat must not kill the task; the reaper decides
-            logger.warning("heartbeat failed for task %s", ctx.task.pk)
-    connection.close()
+    def __init__(self):
+        self.current: tuple[TaskContext, float] | None = None
+        self.lock = threading.Lock()
+        self.pid: int | None = None  # the process that started the thread (a forked child has none)
+
+    def watch(self, ctx: TaskContext | None) -> None:
+        with self.lock:
+            self.current = (ctx, time.monotonic()) if ctx is not None else None
+            if ctx is not None and self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self._loop, name="task-watch", daemon=True).start()
+
+    def _loop(self) -> None:
+        from django.db import connection
+
+        beating, last_beat = None, 0.0
+        while True:
+            time.sleep(STOP_POLL_SECONDS)
+            with self.lock:
+                current = self.current
+            if current is None:
+                connection.close()  # idle: hold no connection between tasks
+                continue
+            ctx, started = current
+            if beating is not ctx:
+                beating, last_beat = ctx, started  # the claim set the first heartbeat
+            try:
+                state = TaskRun.objects.filter(pk=ctx.task.pk).values_list("state", "attempt").first()
+                if state != (State.RUNNING, ctx.task.attempt):
+                    ctx.stop_event.set()
+                elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    TaskRun.objects.filter(pk=ctx.task.pk, attempt=ctx.task.attempt, state=State.RUNNING).update(
+                        heartbeat=timezone.now()
+                    )
+            except Exception:  # noqa: BLE001 — a failed beat must not kill the task; the reaper decides
+                logger.warning("heartbeat failed for task %s", ctx.task.pk)
+                connection.close()  # a fresh connection next time (the database may have restarted)
+
+
+_watch = _Watch()
+
+
+# Prepared (compiled once): read for every task a worker executes.
+_TASK = Prepared(lambda task_id: TaskRun.objects.filter(pk=task_id).order_by())
+_STAGE = Prepared(lambda stage_id: StageRun.objects.filter(pk=stage_id).order_by())
+_RUN = Prepared(lambda run_id: Run.objects.filter(pk=run_id).order_by())
+# Not the definition: the run's snapshot is what executes.
+_PIPELINE = Prepared(lambda pipeline_id: Pipeline.objects.filter(pk=pipeline_id).defer("definition").order_by())
+
+
+def _load(task_id: int, attempt: int) -> TaskRun | None:
+    """The task with its stage, run and pipeline, if that attempt is still to run."""
+    task = first(_TASK(task_id))
+    if task is None or task.attempt != attempt or task.state != State.RUNNING:
+        return None  # stopped, reset or finished meanwhile: nothing to do
+    task.stage = first(_STAGE(task.stage_id))
+    task.stage.run = run = first(_RUN(task.stage.run_id))
+    run.pipeline = first(_PIPELINE(run.pipeline_id))
+    return task
+
+
+def _remove(workspace: Path) -> None:
+    try:
+        workspace.rmdir()  # usually empty or gone: one system call
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(workspace, ignore_errors=True)
 
 
 def execute(task_id: int, attempt: int) -> str | None:
-    task = (
-        TaskRun.objects.select_related("stage__run__pipeline")
-        .defer("stage__run__pipeline__definition")  # the run's snapshot is what executes
-        .filter(pk=task_id)
-        .first()
-    )
-    if task is None or task.attempt != attempt or task.state != State.RUNNING:
-        return None  # stopped, reset or finished meanwhile: nothing to do
+    task = _load(task_id, attempt)
+    if task is None:
+        return None
     if not _claim(task):
         # Claimed before by a worker that died (a redelivered message): never run side effects twice.
         engine.fail_lost_task(task, _("The worker running this task was lost."))
@@ -142,17 +195,14 @@ def execute(task_id: int, attempt: int) -> str | None:
         log=log,
         workspace=workspace,
     )
-    done = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(ctx, done), daemon=True)
-    beat.start()
+    _watch.watch(ctx)
     try:
         with active_secrets(secrets):
             outcome = _run_executor(ctx)
     finally:
-        done.set()
-        beat.join(timeout=HEARTBEAT_SECONDS + 1)
+        _watch.watch(None)
         log.close()
-        shutil.rmtree(workspace, ignore_errors=True)
+        _remove(workspace)
     if outcome is None:
         return None
     finished = engine.finish_task(
