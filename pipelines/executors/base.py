@@ -75,7 +75,6 @@ class TaskContext:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        TaskRun.objects.filter(pk=self.task.pk).update(pid=process.pid)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         selector = selectors.DefaultSelector()
         selector.register(process.stdout, selectors.EVENT_READ)
@@ -102,7 +101,7 @@ class TaskContext:
             process.stdout.close()
             if process.poll() is None:
                 kill_group(process)
-            if self.stopped():  # the task will not be finished by its worker: say the command is gone now
+            if self.stopped():  # the task will not be finished by its worker: say the commands are gone now
                 TaskRun.objects.filter(pk=self.task.pk).update(pid=None)
             # Otherwise finish_task clears ``pid`` with the task's result (one write less per command).
 

@@ -87,11 +87,13 @@ def _substitute(value, values):
 def _claim(task: TaskRun) -> bool:
     """Take the task for this worker process; the loaded row gets the same values (no re-read)."""
     worker, now = worker_name(), timezone.now()
+    # ``pid`` too: from here until the result is stored (or the commands are killed) this process may run
+    # commands writing the log; one write instead of one more per command.
     claimed = TaskRun.objects.filter(pk=task.pk, attempt=task.attempt, state=State.RUNNING, worker="").update(
-        worker=worker, heartbeat=now
+        worker=worker, heartbeat=now, pid=os.getpid()
     )
     if claimed:
-        task.worker, task.heartbeat = worker, now
+        task.worker, task.heartbeat, task.pid = worker, now, os.getpid()
     return bool(claimed)
 
 

@@ -93,7 +93,11 @@ class Run(models.Model):
         verbose_name = _("run")
         verbose_name_plural = _("runs")
         constraints = [models.UniqueConstraint(fields=["pipeline", "number"], name="run_unique_number")]
-        indexes = [models.Index(fields=["pipeline", "state", "created"])]
+        indexes = [
+            models.Index(fields=["pipeline", "state", "created"]),
+            # X3's FIFO: the next queued run by number, without walking the pipeline's finished runs.
+            models.Index(fields=["pipeline", "state", "number"], name="run_queue_order"),
+        ]
 
     def __str__(self):
         return f"{self.pipeline} #{self.number}"
@@ -166,7 +170,13 @@ class TaskRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True, help_text=_("issue_count, pass_rate, …"))
     message = models.CharField(max_length=500, blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    pid = models.IntegerField(null=True, blank=True, help_text=_("Process group of the running command."))
+    pid = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Worker process that may run the task's commands; empty once none runs any more (the log is complete)."
+        ),
+    )
     heartbeat = models.DateTimeField(null=True, blank=True)
     wait_until = models.DateTimeField(null=True, blank=True, help_text=_("Delay tasks and review time-outs."))
     approvals = models.JSONField(default=dict, blank=True, help_text=_("Reviewer → approved / rejected."))
