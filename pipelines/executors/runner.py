@@ -165,10 +165,13 @@ def _load(task_id: int, attempt: int) -> TaskRun | None:
 
 
 def _remove(workspace: Path) -> None:
+    """Remove the task's workspace: usually its empty ``src`` and itself (two system calls), else the tree."""
     try:
-        workspace.rmdir()  # usually empty or gone: one system call
+        (workspace / "src").rmdir()
+        workspace.rmdir()
     except FileNotFoundError:
-        pass
+        if workspace.exists():
+            shutil.rmtree(workspace, ignore_errors=True)
     except OSError:
         shutil.rmtree(workspace, ignore_errors=True)
 
@@ -184,7 +187,8 @@ def execute(task_id: int, attempt: int) -> str | None:
     run = task.stage.run
     spec = run.snapshot["stages"][task.stage.index]["tasks"][task.index]
     values, secrets = parameter_values(run, spec)
-    workspace = Path(settings.RUN_WORKSPACE_ROOT) / f"run-{run.pk}" / f"task-{task.pk}-{attempt}"
+    # One level under the root: nothing to create above it, nothing left behind after it.
+    workspace = Path(settings.RUN_WORKSPACE_ROOT) / f"run-{run.pk}-task-{task.pk}-{attempt}"
     workspace.mkdir(parents=True, exist_ok=True)
     log = LogWriter(task, secrets)
     ctx = TaskContext(
