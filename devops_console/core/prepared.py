@@ -11,8 +11,9 @@ the arguments, compiles it, and puts the real values where the markers are.
     run = first(locked_run(run_id))
 
 Arguments are integers (ids), each used once in the query; anything that varies otherwise (a list of ids, a
-slice) belongs in a plain queryset. Model querysets come back as model instances (``Manager.raw``, so field
-converters apply; single-table selects only — no ``select_related``), ``values_list`` querysets as rows.
+slice) belongs in a plain queryset. Model querysets come back as model instances, built as Django builds them
+(field converters, ``select_related``, deferred fields), ``values_list`` querysets as rows. Annotations on
+model querysets and ``values()`` dictionaries are not supported.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
-from django.db.models.query import ModelIterable, ValuesListIterable
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 # Far outside any id range: a marker that also appeared as a constant of the query would be ambiguous.
 MARKER_BASE = -7_319_246_000_000
@@ -43,16 +44,17 @@ class Prepared:
         markers = [MARKER_BASE - index for index in range(self._arity)]
         queryset = self._build(*markers)
         rows = queryset._iterable_class is ValuesListIterable
-        if not rows and (queryset.query.select_related or queryset._iterable_class is not ModelIterable):
-            raise ImproperlyConfigured("A prepared query loads model instances of one table, or values_list rows.")
-        sql, params = queryset.query.get_compiler(using=using).as_sql()
+        if not rows and queryset._iterable_class is not ModelIterable:
+            raise ImproperlyConfigured("A prepared query loads model instances or values_list rows.")
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()  # also sets what building the instances needs (select, klass_info)
         slots = []
         for marker in markers:
             found = [index for index, value in enumerate(params) if type(value) is int and value == marker]
             if len(found) != 1:
                 raise ImproperlyConfigured(f"Each argument of a prepared query must appear once in it: {sql}")
             slots.append(found[0])
-        return queryset.model, rows, sql, tuple(params), slots
+        return _Compiled(compiler, rows, sql, tuple(params), slots, using)
 
     def sql(self, using: str = DEFAULT_DB_ALIAS) -> str:
         return self._compiled_for(using)[2]
@@ -67,15 +69,46 @@ class Prepared:
     def __call__(self, *args: int, using: str = DEFAULT_DB_ALIAS) -> list:
         if len(args) != self._arity:
             raise TypeError(f"expected {self._arity} arguments, got {len(args)}")
-        model, rows, sql, params, slots = self._compiled_for(using)
-        values = list(params)
-        for slot, value in zip(slots, args, strict=True):
+        compiled = self._compiled_for(using)
+        values = list(compiled.params)
+        for slot, value in zip(compiled.slots, args, strict=True):
             values[slot] = int(value)
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, values)
+            found = cursor.fetchall()
+        return compiled.results(found)
+
+
+class _Compiled:
+    """A compiled query and what turns its rows into instances — what ``ModelIterable`` does, minus building
+    the SQL. The compiler is kept only for its column converters, which read the connection's settings (time
+    zone, features), the same in every thread; the rows come from the calling thread's connection."""
+
+    def __init__(self, compiler, rows: bool, sql: str, params: tuple, slots: list[int], using: str):
+        self.compiler, self.rows, self.sql, self.params, self.slots, self.using = (
+            compiler, rows, sql, params, slots, using
+        )  # fmt: skip
         if rows:
-            with connections[using].cursor() as cursor:
-                cursor.execute(sql, values)
-                return cursor.fetchall()
-        return list(model._default_manager.raw(sql, values, using=using))
+            return
+        if compiler.annotation_col_map:
+            raise ImproperlyConfigured("Prepared model queries take no annotations.")
+        select, klass_info = compiler.select, compiler.klass_info
+        self.model = klass_info["model"]
+        fields = klass_info["select_fields"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
+        self.related = get_related_populators(klass_info, select, using)
+
+    def results(self, found: list) -> list:
+        if self.rows:
+            return list(self.compiler.results_iter([found], tuple_expected=True))
+        objects = []
+        for row in self.compiler.results_iter([found]):
+            obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
+            for populator in self.related:
+                populator.populate(row, obj)
+            objects.append(obj)
+        return objects
 
 
 def first(results: list):

@@ -18,10 +18,10 @@ from devops_console.core.logmask import Masker, active_secrets
 from devops_console.core.prepared import Prepared, first
 from pipelines.definition import substitute
 from pipelines.executors.base import Outcome, Stopped, TaskContext, executor_for
-from pipelines.models import Pipeline, PipelineSecret
+from pipelines.models import PipelineSecret
 from pipelines.runs import engine
 from pipelines.runs.logs import LogWriter
-from pipelines.runs.models import Run, StageRun, State, TaskRun
+from pipelines.runs.models import Run, State, TaskRun
 from pipelines.runs.reaper import HEARTBEAT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -145,23 +145,14 @@ class _Watch:
 _watch = _Watch()
 
 
-# Prepared (compiled once): read for every task a worker executes.
-_TASK = Prepared(lambda task_id: TaskRun.objects.filter(pk=task_id).order_by())
-_STAGE = Prepared(lambda stage_id: StageRun.objects.filter(pk=stage_id).order_by())
-_RUN = Prepared(lambda run_id: Run.objects.filter(pk=run_id).order_by())
-# Not the definition: the run's snapshot is what executes.
-_PIPELINE = Prepared(lambda pipeline_id: Pipeline.objects.filter(pk=pipeline_id).defer("definition").order_by())
-
-
-def _load(task_id: int, attempt: int) -> TaskRun | None:
-    """The task with its stage, run and pipeline, if that attempt is still to run."""
-    task = first(_TASK(task_id))
-    if task is None or task.attempt != attempt or task.state != State.RUNNING:
-        return None  # stopped, reset or finished meanwhile: nothing to do
-    task.stage = first(_STAGE(task.stage_id))
-    task.stage.run = run = first(_RUN(task.stage.run_id))
-    run.pipeline = first(_PIPELINE(run.pipeline_id))
-    return task
+# Prepared (compiled once): read for every task a worker executes. Not the pipeline's definition: the run's
+# snapshot is what executes.
+_TASK = Prepared(
+    lambda task_id: TaskRun.objects.select_related("stage__run__pipeline")
+    .defer("stage__run__pipeline__definition")
+    .filter(pk=task_id)
+    .order_by()
+)
 
 
 def _remove(workspace: Path) -> None:
@@ -177,9 +168,9 @@ def _remove(workspace: Path) -> None:
 
 
 def execute(task_id: int, attempt: int) -> str | None:
-    task = _load(task_id, attempt)
-    if task is None:
-        return None
+    task = first(_TASK(task_id))
+    if task is None or task.attempt != attempt or task.state != State.RUNNING:
+        return None  # stopped, reset or finished meanwhile: nothing to do
     if not _claim(task):
         # Claimed before by a worker that died (a redelivered message): never run side effects twice.
         engine.fail_lost_task(task, _("The worker running this task was lost."))
