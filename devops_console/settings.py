@@ -123,8 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound by the server, not quoted into the SQL by psycopg: less work per statement on both
-    # sides, and statements a connection runs often are prepared once (psycopg's prepare_threshold).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    # sides; and a statement a connection has run 5 times is prepared on the server (psycopg's
+    # prepare_threshold, which Django switches off unless set): the engine repeats the same few statements
+    # for every run, and parsing and planning them again cost the server more than executing them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis / Celery -------------------------------------------------------------------------
