@@ -14,6 +14,8 @@ import time as clock
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from unittest import mock
+
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -239,7 +241,7 @@ def test_a_burst_is_claimed_by_the_first_task_and_started_in_parallel(world, dja
         assert schedules.fire(first.pk, 0, now=now) == "fired"
     claimed = ScheduleSlot.objects.get(pipeline=second)
     assert claimed.status == "starting" and claimed.run is None
-    assert [c.__qualname__ for c in queued].count("_sweep.<locals>.<lambda>") == 2  # their starts are queued
+    assert [c.__qualname__ for c in queued].count("_sweep.<locals>.<lambda>") == 1  # one start task for both
     assert schedules.start_slot(claimed.pk) == "fired"
     assert schedules.start_slot(claimed.pk) == "duplicate"  # the task delivered twice
     assert schedules.fire(second.pk, 0, now=now + timedelta(seconds=1)) == "duplicate"  # its own beat entry
@@ -250,6 +252,40 @@ def test_a_burst_is_claimed_by_the_first_task_and_started_in_parallel(world, dja
     for pipeline in (first, second, third):
         run = Run.objects.get(pipeline=pipeline)
         assert run.trigger == "schedule" and ScheduleSlot.objects.get(pipeline=pipeline).run == run
+
+
+@pytest.mark.django_db
+def test_a_sweep_shares_a_burst_out_in_tasks_of_ten_each_checking_a_creator_once(
+    world, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """T5 bursts: 23 points due at once are claimed by the first task and started by 3 start tasks (10, 10,
+    3 slots), which check each creator's execute right once (A6): a creator who lost it starts nothing, the
+    others start their runs; a start task delivered twice starts nothing more."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    due, slot = _due_now(zone)
+    pipelines = [scheduled(world, due, name=f"p{i:02d}") for i in range(22)]
+    pipelines.append(scheduled(world, due, name="tester's", actor="tester"))
+    for pipeline in pipelines:
+        arm(pipeline, slot - timedelta(hours=1))
+    Membership.objects.filter(project=world.project, user=world.users["tester"]).delete()
+    with django_capture_on_commit_callbacks() as queued:
+        assert schedules.fire(pipelines[0].pk, 0, now=slot + timedelta(seconds=0.1)) == "fired"
+    with mock.patch("pipelines.triggers.schedule_tasks.start_slots.delay") as delay:
+        for callback in queued:
+            if callback.__qualname__ == "_sweep.<locals>.<lambda>":
+                callback()
+    chunks = [call.args[0] for call in delay.call_args_list]
+    assert [len(chunk) for chunk in chunks] == [10, 10, 2]  # the first task started its own slot
+    claimed = ScheduleSlot.objects.filter(pk__in=[pk for chunk in chunks for pk in chunk])
+    assert set(claimed.values_list("status", flat=True)) == {"starting"}
+    with django_assert_max_num_queries(10 * 20):  # per start, not per start and creator check
+        assert schedules.start_slots(chunks[0]) == ["fired"] * 10
+    assert schedules.start_slots(chunks[2]) == ["fired", "refused"]
+    assert schedules.start_slots(chunks[0]) == []  # delivered twice: nothing left to start
+    assert schedules.start_slots(chunks[1]) == ["fired"] * 10
+    assert Run.objects.filter(pipeline__in=pipelines, trigger="schedule").count() == 22
+    refused = ScheduleSlot.objects.get(pipeline=pipelines[-1])
+    assert refused.status == "refused" and "may not run" in refused.detail and refused.run is None
 
 
 @pytest.mark.django_db(transaction=True)

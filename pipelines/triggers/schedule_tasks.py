@@ -1,8 +1,9 @@
 """Celery tasks of schedules (T5): thin, take ids; the logic is in ``pipelines.triggers.schedules``.
 
 ``triggers.fire_schedule`` is what every beat entry ``pipeline-<id>-point-<n>`` runs (kwargs from the
-entry); ``triggers.start_slot`` starts a slot another task claimed for it (a burst of points due at the
-same instant); ``triggers.scan_schedules`` runs every minute from ``CELERY_BEAT_SCHEDULE``. Retries are
+entry); ``triggers.start_slots`` starts slots another task claimed for them (a share of a burst of points
+due at the same instant; ``triggers.start_slot``, one slot, for messages queued by earlier versions);
+``triggers.scan_schedules`` runs every minute from ``CELERY_BEAT_SCHEDULE``. Retries are
 safe: the slot's unique key and its ``starting`` state make a second attempt start nothing.
 """
 
@@ -13,7 +14,8 @@ from django.db import OperationalError
 
 from pipelines.triggers import schedules
 
-RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 3}
+# Nothing reads their return values (the slot rows say what happened): no result-backend write.
+RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 3, "ignore_result": True}
 
 
 @shared_task(name="triggers.fire_schedule", **RETRY)
@@ -24,6 +26,11 @@ def fire_schedule(pipeline_id: int, point: int, armed: str | None = None, **_ign
 @shared_task(name="triggers.start_slot", **RETRY)
 def start_slot(slot_id: int, status: str = "fired") -> str:
     return schedules.start_slot(slot_id, status)
+
+
+@shared_task(name="triggers.start_slots", **RETRY)
+def start_slots(slot_ids: list[int]) -> list[str]:
+    return schedules.start_slots(slot_ids)
 
 
 @shared_task(name="triggers.scan_schedules", **RETRY)

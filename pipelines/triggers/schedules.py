@@ -14,7 +14,8 @@ wins; a second beat, a restarted beat or the scan finds the row (or gets an Inte
 an attempt. The winner moves the row from ``starting`` to its final status before starting the run, so a
 redelivered task cannot start it twice. Bursts: beat sends one entry per tick, so the first task of an
 instant also claims the other points sharing its crontab (same time, days and zone) and queues
-``triggers.start_slot`` for each — the worker's processes start them in parallel at once.
+``triggers.start_slots`` for every 10 of them — the worker's processes share them at once, one task and one
+permission check per creator for every 10 starts.
 
 Wall-clock times follow RFC 5545 §3.3.5, which is also what celery's crontab does: a time inside a
 spring-forward gap is read with the offset before the gap (02:30 in Berlin on 2026-03-29, when clocks jump
@@ -62,7 +63,10 @@ FIRE_PRIORITY = 6
 LOOKBACK = timedelta(days=7)  # missed slots further back are not recorded
 BACKSTOP_AFTER = timedelta(seconds=30)  # the scan fires a slot beat has not fired this long after its time
 EARLY_TOLERANCE = timedelta(seconds=30)  # a beat whose clock runs slightly ahead still hits its slot
-STALE_CLAIM = timedelta(minutes=2)  # a slot still "starting" after this is started by the scan
+STALE_CLAIM = timedelta(minutes=2)
+# Slots per start task of a sweep: a task and its message cost about what a start costs, and a creator's
+# permission is checked once per task; small enough that the orchestration processes share a burst.
+START_CHUNK = 10  # a slot still "starting" after this is started by the scan
 WEEKDAY = {day: index for index, day in enumerate(DAYS)}  # Python: Monday is 0
 CRON_DAY = {day: (index + 1) % 7 for index, day in enumerate(DAYS)}  # cron: Sunday is 0
 _TIME_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -228,8 +232,9 @@ def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status
         return None
 
 
-def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -> str:
-    """Start a claimed slot's run as the pipeline creator (A6) on the default branch, if they may execute it.
+def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str, may_execute: bool | None = None) -> str:
+    """Start a claimed slot's run as the pipeline creator (A6) on the default branch, if they may execute it
+    (``may_execute``: already checked by the caller).
 
     Only the caller that moves the row from ``starting`` to ``status`` starts it (a redelivered task does not).
     """
@@ -240,7 +245,9 @@ def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -
         return "duplicate"
     row.status = status
     creator = pipeline.creator
-    if not Pipeline.objects.restrict(creator, EXECUTE).filter(pk=pipeline.pk).exists():
+    if may_execute is None:
+        may_execute = Pipeline.objects.restrict(creator, EXECUTE).filter(pk=pipeline.pk).exists()
+    if not may_execute:
         row.status, row.detail = Status.REFUSED, f"{creator} may not run this pipeline"
         row.save(update_fields=["status", "detail"])
         return row.status
@@ -266,7 +273,39 @@ def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
     row = ScheduleSlot.objects.select_related("pipeline__creator").filter(pk=slot_id).first()
     if row is None:
         return "gone"
-    return _start(row.pipeline, row, row.pipeline.definition.get("triggers") or {}, status)
+    return _start(row.pipeline, row, _triggers(row.pipeline), status)
+
+
+def start_slots(slot_ids: list[int]) -> list[str]:
+    """Body of ``triggers.start_slots``: start slots another task claimed (a share of a burst, see ``_sweep``),
+    in order, checking each creator's permission once for all of them. What happened to each, as ``_start``
+    says it; a slot started meanwhile (a redelivered task) is left alone."""
+    rows = list(
+        ScheduleSlot.objects.select_related("pipeline__creator")
+        .filter(pk__in=slot_ids, status=Status.STARTING)
+        .order_by("pk")
+    )
+    allowed = _executable([row.pipeline for row in rows])
+    return [
+        _start(row.pipeline, row, _triggers(row.pipeline), Status.FIRED, may_execute=row.pipeline_id in allowed)
+        for row in rows
+    ]
+
+
+def _triggers(pipeline: Pipeline) -> dict:
+    return pipeline.definition.get("triggers") or {}
+
+
+def _executable(pipelines: list[Pipeline]) -> set[int]:
+    """Ids of the ``pipelines`` their creator may execute (A6): one query per creator."""
+    by_creator: dict[int, list[Pipeline]] = {}
+    for pipeline in pipelines:
+        by_creator.setdefault(pipeline.creator_id, []).append(pipeline)
+    allowed: set[int] = set()
+    for owned in by_creator.values():
+        may = Pipeline.objects.restrict(owned[0].creator, EXECUTE).filter(pk__in=[pipeline.pk for pipeline in owned])
+        allowed.update(may.values_list("pk", flat=True))
+    return allowed
 
 
 def _fire_slot(pipeline: Pipeline, triggers: dict, point: int, slot: datetime, now: datetime, status: str) -> str:
@@ -274,14 +313,14 @@ def _fire_slot(pipeline: Pipeline, triggers: dict, point: int, slot: datetime, n
     return "duplicate" if row is None else _start(pipeline, row, triggers, status)
 
 
-def _queue_start(slot_id: int) -> None:
-    from pipelines.triggers.schedule_tasks import start_slot as task
+def _queue_starts(slot_ids: list[int]) -> None:
+    from pipelines.triggers.schedule_tasks import start_slots as task
 
     try:
-        task.delay(slot_id, Status.FIRED)
-    except Exception:  # no broker: start it here rather than leave it claimed
-        logger.exception("could not queue scheduled slot %s; starting it in place", slot_id)
-        start_slot(slot_id)
+        task.delay(slot_ids)
+    except Exception:  # no broker: start them here rather than leave them claimed
+        logger.exception("could not queue scheduled slots %s; starting them in place", slot_ids)
+        start_slots(slot_ids)
 
 
 def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
@@ -319,11 +358,11 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
     mine = ScheduleSlot.objects.filter(
         pipeline_id__in={c.pipeline_id for c in claims}, scheduled_for=slot, fired_at=now, status=Status.STARTING
     ).values_list("pk", flat=True)
-    queued = 0
-    for slot_id in mine:
-        transaction.on_commit(lambda slot_id=slot_id: _queue_start(slot_id))
-        queued += 1
-    return queued
+    mine = list(mine)
+    for index in range(0, len(mine), START_CHUNK):
+        chunk = mine[index : index + START_CHUNK]
+        transaction.on_commit(lambda chunk=chunk: _queue_starts(chunk))
+    return len(mine)
 
 
 def fire(pipeline_id: int, point: int, *, armed=None, now: datetime | None = None) -> str:
