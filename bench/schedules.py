@@ -73,6 +73,7 @@ def start_services(args) -> list[subprocess.Popen]:
     from django.conf import settings
 
     from devops_console import embedded_redis
+    from devops_console.core.management.commands.serve import RUNNER_NICENESS
 
     processes = []
     if not os.environ.get("REDIS_URL"):
@@ -84,7 +85,9 @@ def start_services(args) -> list[subprocess.Popen]:
     for name, queue, concurrency in workers:
         worker = celery + ["worker", "--pool=prefork", f"--concurrency={concurrency}", "-Q", queue,
                            "-l", "warning", "-n", f"{name}@%h"]  # fmt: skip
-        processes.append(subprocess.Popen(worker, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+        niceness = RUNNER_NICENESS if name == "runner" else 0  # as manage.py serve starts it
+        processes.append(subprocess.Popen(worker, cwd=ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                          preexec_fn=(lambda n=niceness: os.nice(n)) if niceness else None))
     app = Celery("bench", broker=settings.CELERY_BROKER_URL, backend=settings.CELERY_RESULT_BACKEND,
                  set_as_current=False)  # fmt: skip
     deadline = time.monotonic() + 60

@@ -98,6 +98,17 @@ def children_of(pid) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def niceness_by_worker(pid) -> dict[str, int]:
+    """The CPU niceness of each Celery worker that ``serve`` (process ``pid``) started, by its node name,
+    relative to ``serve``'s own."""
+    found, own = {}, os.getpriority(os.PRIO_PROCESS, pid)
+    for kid in children_of(pid):
+        argv = open(f"/proc/{kid}/cmdline").read().split("\0")
+        if "worker" in argv:
+            found[argv[argv.index("-n") + 1].split("@")[0]] = os.getpriority(os.PRIO_PROCESS, kid) - own
+    return found
+
+
 def stop(process):
     kids = children_of(process.pid)
     process.send_signal(signal.SIGINT)
@@ -113,6 +124,7 @@ def test_serve_runs_everything_and_ctrl_c_stops_it(tmp_path):
     try:
         assert body == {"database": "ok", "broker": "ok", "workers": 2}
         assert queues_by_worker(env) == {"orchestrator": ["celery"], "runner": ["tasks"]}  # builds never starve
+        assert niceness_by_worker(process.pid) == {"orchestrator": 0, "runner": 10}  # starts get the CPU first
         assert (tmp_path / "var" / "redis.sock").exists()
         assert oct((tmp_path / "var" / "secret_key").stat().st_mode & 0o777) == "0o600"
     finally:

@@ -4,6 +4,7 @@ if one child dies, all stop."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from django.core.management.base import BaseCommand
 from devops_console import embedded_redis
 
 GRACE_SECONDS = 10
+RUNNER_NICENESS = 10  # added to the runner worker's (see _start_all)
 
 
 class Command(BaseCommand):
@@ -57,9 +59,12 @@ class Command(BaseCommand):
             [*celery, "worker", "-l", "info", f"--concurrency={orchestration_concurrency}", "-Q", "celery",
              "-n", "orchestrator@%h"],
         )  # fmt: skip
+        # The runner at a lower CPU priority (its commands inherit it): while builds load every core, starting
+        # runs (a burst of schedules at 02:00), advancing them and serving pages still get the CPU first.
         self._spawn(
             "runner",
             [*celery, "worker", "-l", "info", f"--concurrency={concurrency}", "-Q", "tasks", "-n", "runner@%h"],
+            niceness=RUNNER_NICENESS,
         )
         self._spawn(
             "beat", [*celery, "beat", "-l", "info", "--pidfile=", "-s", str(settings.VAR_DIR / "beat-schedule")]
@@ -84,8 +89,9 @@ class Command(BaseCommand):
             ],
         )
 
-    def _spawn(self, name, argv):
-        self.children.append((name, subprocess.Popen(argv, stdin=subprocess.DEVNULL)))
+    def _spawn(self, name, argv, niceness=0):
+        lower = (lambda: os.nice(niceness)) if niceness else None
+        self.children.append((name, subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=lower)))
         self.stdout.write(f"Started {name}.")
 
     def _on_signal(self, signum, frame):
