@@ -232,25 +232,30 @@ def _claim(pipeline: Pipeline, point: int, slot: datetime, now: datetime, status
         return None
 
 
-def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str, may_execute: bool | None = None) -> str:
-    """Start a claimed slot's run as the pipeline creator (A6) on the default branch, if they may execute it
-    (``may_execute``: already checked by the caller).
+def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -> str:
+    """Start a claimed slot's run as the pipeline creator (A6) on the default branch, if they may execute it.
 
     Only the caller that moves the row from ``starting`` to ``status`` starts it (a redelivered task does not).
     """
-    from pipelines.runs.models import Trigger
-    from pipelines.runs.start import start_run
-
     if not ScheduleSlot.objects.filter(pk=row.pk, status=Status.STARTING).update(status=status):
         return "duplicate"
     row.status = status
+    may_execute = Pipeline.objects.restrict(pipeline.creator, EXECUTE).filter(pk=pipeline.pk).exists()
+    _launch(pipeline, row, triggers, may_execute)
+    row.save(update_fields=["status", "detail", "run"])
+    return row.status
+
+
+def _launch(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, may_execute: bool) -> None:
+    """The run of a slot the caller moved out of ``starting``: started, or why not (``row.status``,
+    ``row.detail``, ``row.run``, for the caller to save)."""
+    from pipelines.runs.models import Trigger
+    from pipelines.runs.start import start_run
+
     creator = pipeline.creator
-    if may_execute is None:
-        may_execute = Pipeline.objects.restrict(creator, EXECUTE).filter(pk=pipeline.pk).exists()
     if not may_execute:
         row.status, row.detail = Status.REFUSED, f"{creator} may not run this pipeline"
-        row.save(update_fields=["status", "detail"])
-        return row.status
+        return
     points = triggers.get("schedules") or []
     point = points[row.point] if row.point < len(points) else {}
     detail = {"point": row.point, "time": point.get("time"), "timezone": zone_name(triggers),
@@ -264,8 +269,6 @@ def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str, m
     except Exception as exc:  # recorded, never retried: a retry could start a second run
         logger.exception("scheduled run of pipeline %s failed to start", pipeline.pk)
         row.status, row.detail = Status.FAILED, f"{type(exc).__name__}: {exc}"[:500]
-    row.save(update_fields=["status", "detail", "run"])
-    return row.status
 
 
 def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
@@ -278,18 +281,25 @@ def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
 
 def start_slots(slot_ids: list[int]) -> list[str]:
     """Body of ``triggers.start_slots``: start slots another task claimed (a share of a burst, see ``_sweep``),
-    in order, checking each creator's permission once for all of them. What happened to each, as ``_start``
-    says it; a slot started meanwhile (a redelivered task) is left alone."""
-    rows = list(
-        ScheduleSlot.objects.select_related("pipeline__creator")
-        .filter(pk__in=slot_ids, status=Status.STARTING)
-        .order_by("pk")
-    )
+    in order. They move out of ``starting`` together (under their row locks: a redelivered task finds none
+    left), each creator's permission is checked once for all of them, and their outcomes are saved with one
+    statement: per slot only its run's own transaction remains. Returns what happened to each."""
+    with transaction.atomic():
+        rows = list(
+            ScheduleSlot.objects.select_for_update(of=("self",))
+            .select_related("pipeline__creator")
+            .filter(pk__in=slot_ids, status=Status.STARTING)
+            .order_by("pk")
+        )
+        ScheduleSlot.objects.filter(pk__in=[row.pk for row in rows]).update(status=Status.FIRED)
     allowed = _executable([row.pipeline for row in rows])
-    return [
-        _start(row.pipeline, row, _triggers(row.pipeline), Status.FIRED, may_execute=row.pipeline_id in allowed)
-        for row in rows
-    ]
+    try:
+        for row in rows:
+            row.status = Status.FIRED
+            _launch(row.pipeline, row, _triggers(row.pipeline), row.pipeline_id in allowed)
+    finally:  # what was started is recorded even if something unexpected stops the loop
+        ScheduleSlot.objects.bulk_update(rows, ["status", "detail", "run"])
+    return [row.status for row in rows]
 
 
 def _triggers(pipeline: Pipeline) -> dict:
