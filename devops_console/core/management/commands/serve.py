@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from devops_console import embedded_redis
 
 GRACE_SECONDS = 10
-RUNNER_NICENESS = 10  # added to the runner worker's (see _start_all)
+RUNNER_NICENESS = 19  # the lowest priority for the runner worker (see _start_all)
 
 
 class Command(BaseCommand):
