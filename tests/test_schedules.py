@@ -12,9 +12,8 @@ import json
 import threading
 import time as clock
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
-
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
