@@ -133,3 +133,57 @@ def test_a_start_unsticks_a_queue_whose_promotion_failed(world, django_capture_o
         with django_capture_on_commit_callbacks(execute=True):
             start_run(world.users["developer"], pipeline)
     assert Run.objects.get(pk=stuck.pk).state == State.RUNNING
+
+
+def _one_slot_with_a_queued_run(world, name):
+    """A pipeline with one slot: its first run executes (its task running), a second run waits (X3)."""
+    from pipelines.models import Pipeline
+    from pipelines.runs.models import State, TaskRun
+    from pipelines.runs.start import start_run
+    from tests.engine_support import build, make_pipeline, stage
+
+    pipeline = make_pipeline(world, [stage("Build", build())], name=name)
+    Pipeline.objects.filter(pk=pipeline.pk).update(max_concurrent_runs=1)
+    pipeline.refresh_from_db()
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"):
+        first = start_run(world.users["developer"], pipeline)
+        waiting = start_run(world.users["developer"], pipeline)
+    assert waiting.state == State.QUEUED
+    return TaskRun.objects.get(stage__run=first), waiting
+
+
+def test_a_finished_run_hands_its_slot_on_in_the_same_transaction(world, django_capture_on_commit_callbacks):
+    """X3 (issue 5 throughput): the task that finishes a run promotes the next queued run before it returns;
+    the follow-up after the commit does not dispatch again."""
+    from pipelines.runs.models import Run, State
+
+    task, waiting = _one_slot_with_a_queued_run(world, "handover")
+    with mock.patch("pipelines.runs.tasks.execute_task.delay"), django_capture_on_commit_callbacks() as hooks:
+        assert engine.finish_task(task.pk, task.attempt, State.SUCCEEDED, exit_code=0)
+        assert Run.objects.get(pk=waiting.pk).state == State.RUNNING  # before any commit hook ran
+    with mock.patch("pipelines.runs.start.dispatch") as dispatch, mock.patch(
+        "pipelines.runs.tasks.execute_task.delay"
+    ) as execute:
+        for hook in hooks:
+            hook()
+    dispatch.assert_not_called()
+    execute.assert_called_once()  # the promoted run's first task
+
+
+def test_a_failed_handover_leaves_the_result_and_dispatches_after_the_commit(
+    world, django_capture_on_commit_callbacks
+):
+    """X3: should promoting inside the finishing transaction fail, its savepoint is rolled back, the task's
+    result stands and the follow-up after the commit dispatches the queue as before."""
+    from pipelines.runs.models import Run, State, TaskRun
+
+    task, waiting = _one_slot_with_a_queued_run(world, "fallback")
+    with mock.patch("pipelines.runs.start.promote", side_effect=RuntimeError("boom")), \
+            django_capture_on_commit_callbacks() as hooks:  # fmt: skip
+        assert engine.finish_task(task.pk, task.attempt, State.SUCCEEDED, exit_code=0)
+    assert TaskRun.objects.get(pk=task.pk).state == State.SUCCEEDED
+    assert Run.objects.get(pk=waiting.pk).state == State.QUEUED
+    with mock.patch("pipelines.runs.start.dispatch") as dispatch:
+        for hook in hooks:
+            hook()
+    dispatch.assert_called_once_with(waiting.pipeline_id)

@@ -120,3 +120,18 @@ def test_sub_pipeline_takes_the_child_result(world, child_commands, outcome):
     assert child_run.trigger == "sub_pipeline" and child_run.parent_task.stage.run == run
     if outcome == "succeeded":
         assert "child mapped" in log_of(child_run, "c")
+
+
+def test_a_waiting_sub_pipeline_task_holds_no_worker_process(world):
+    """X8: while a sub-pipeline task waits for its child run no process of the worker runs its commands, so
+    its pid is empty (a stopped parent's log reads as complete)."""
+    child = make_pipeline(world, [stage("C", build("c", "sleep 300"))], name="slow-child")
+    call = {"name": "call", "type": "sub_pipeline", "config": {"pipeline": child.pk}}
+    parent = make_pipeline(world, [stage("P", call)], name="waiting-parent")
+    run = start_run(world.users["developer"], parent)
+    wait_for(run, what=lambda r: Run.objects.filter(pipeline=child, state="running").exists())
+    task = TaskRun.objects.get(stage__run=run)
+    assert task.state == "running" and task.worker and task.pid is None
+    for started in (run, Run.objects.get(pipeline=child)):
+        engine.stop_run(started)
+

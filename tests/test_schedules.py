@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.tzcrontab import TzAwareCrontab
@@ -285,6 +285,23 @@ def test_a_sweep_shares_a_burst_out_in_tasks_of_ten_each_checking_a_creator_once
     assert Run.objects.filter(pipeline__in=pipelines, trigger="schedule").count() == 22
     refused = ScheduleSlot.objects.get(pipeline=pipelines[-1])
     assert refused.status == "refused" and "may not run" in refused.detail and refused.run is None
+
+
+@pytest.mark.django_db
+def test_a_start_task_that_cannot_read_permissions_leaves_its_slots_to_its_retry(world):
+    """T5 exactly once, never zero: a database error while a start task checks the creators' rights (the task
+    retries on it) leaves its slots ``starting``, so the retry starts them."""
+    due, slot = _due_now(ZoneInfo(settings.TIME_ZONE))
+    pipeline = scheduled(world, due)
+    row = ScheduleSlot.objects.create(
+        pipeline=pipeline, point=0, scheduled_for=slot, fired_at=slot, delay=0, status="starting"
+    )
+    with mock.patch.object(schedules, "_executable", side_effect=OperationalError("database is locked")):
+        with pytest.raises(OperationalError):
+            schedules.start_slots([row.pk])
+    assert ScheduleSlot.objects.get(pk=row.pk).status == "starting"
+    assert schedules.start_slots([row.pk]) == ["fired"]
+    assert Run.objects.get(pipeline=pipeline).trigger == "schedule"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -37,10 +37,10 @@ class Prepared:
     def __init__(self, build: Callable[..., QuerySet]):
         self._build = build
         self._arity = len(inspect.signature(build).parameters)
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def _compile(self, using: str) -> tuple:
+    def _compile(self, using: str) -> _Compiled:
         markers = [MARKER_BASE - index for index in range(self._arity)]
         queryset = self._build(*markers)
         rows = queryset._iterable_class is ValuesListIterable
@@ -56,14 +56,11 @@ class Prepared:
             slots.append(found[0])
         return _Compiled(compiler, rows, sql, tuple(params), slots, using)
 
-    def sql(self, using: str = DEFAULT_DB_ALIAS) -> str:
-        return self._compiled_for(using)[2]
-
-    def _compiled_for(self, using: str) -> tuple:
+    def _compiled_for(self, using: str) -> _Compiled:
         compiled = self._compiled.get(using)
         if compiled is None:
             with self._lock:
-                compiled = self._compiled.setdefault(using, self._compile(using))
+                compiled = self._compiled.get(using) or self._compiled.setdefault(using, self._compile(using))
         return compiled
 
     def __call__(self, *args: int, using: str = DEFAULT_DB_ALIAS) -> list:

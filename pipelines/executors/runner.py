@@ -129,7 +129,7 @@ class _Watch:
             if beating is not ctx:
                 beating, last_beat = ctx, started  # the claim set the first heartbeat
             try:
-                state = TaskRun.objects.filter(pk=ctx.task.pk).values_list("state", "attempt").first()
+                state = TaskRun.objects.filter(pk=ctx.task.pk).values_list("state", "attempt").order_by().first()
                 if state != (State.RUNNING, ctx.task.attempt):
                     ctx.stop_event.set()
                 elif time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
@@ -160,10 +160,7 @@ def _remove(workspace: Path) -> None:
     try:
         (workspace / "src").rmdir()
         workspace.rmdir()
-    except FileNotFoundError:
-        if workspace.exists():
-            shutil.rmtree(workspace, ignore_errors=True)
-    except OSError:
+    except OSError:  # not empty, or no ``src``
         shutil.rmtree(workspace, ignore_errors=True)
 
 
@@ -200,7 +197,8 @@ def execute(task_id: int, attempt: int) -> str | None:
         _watch.watch(None)
         log.close()
         _remove(workspace)
-    if outcome is None:
+    if outcome is None:  # it finishes later, without this process (a sub-pipeline waits for its child run)
+        TaskRun.objects.filter(pk=task.pk, attempt=attempt).update(pid=None)
         return None
     finished = engine.finish_task(
         task.pk,

@@ -63,10 +63,10 @@ FIRE_PRIORITY = 6
 LOOKBACK = timedelta(days=7)  # missed slots further back are not recorded
 BACKSTOP_AFTER = timedelta(seconds=30)  # the scan fires a slot beat has not fired this long after its time
 EARLY_TOLERANCE = timedelta(seconds=30)  # a beat whose clock runs slightly ahead still hits its slot
-STALE_CLAIM = timedelta(minutes=2)
+STALE_CLAIM = timedelta(minutes=2)  # a slot still "starting" after this is started by the scan
 # Slots per start task of a sweep: a task and its message cost about what a start costs, and a creator's
 # permission is checked once per task; small enough that the orchestration processes share a burst.
-START_CHUNK = 10  # a slot still "starting" after this is started by the scan
+START_CHUNK = 10
 WEEKDAY = {day: index for index, day in enumerate(DAYS)}  # Python: Monday is 0
 CRON_DAY = {day: (index + 1) % 7 for index, day in enumerate(DAYS)}  # cron: Sunday is 0
 _TIME_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -283,7 +283,10 @@ def start_slots(slot_ids: list[int]) -> list[str]:
     """Body of ``triggers.start_slots``: start slots another task claimed (a share of a burst, see ``_sweep``),
     in order. They move out of ``starting`` together (under their row locks: a redelivered task finds none
     left), each creator's permission is checked once for all of them, and their outcomes are saved with one
-    statement: per slot only its run's own transaction remains. Returns what happened to each."""
+    statement: per slot only its run's own transaction remains. Returns what happened to each.
+
+    The permissions are read before the slots leave ``starting``: should that fail (a database error, which
+    the task retries), the slots are still there to start."""
     with transaction.atomic():
         rows = list(
             ScheduleSlot.objects.select_for_update(of=("self",))
@@ -291,8 +294,8 @@ def start_slots(slot_ids: list[int]) -> list[str]:
             .filter(pk__in=slot_ids, status=Status.STARTING)
             .order_by("pk")
         )
+        allowed = _executable([row.pipeline for row in rows])
         ScheduleSlot.objects.filter(pk__in=[row.pk for row in rows]).update(status=Status.FIRED)
-    allowed = _executable([row.pipeline for row in rows])
     try:
         for row in rows:
             row.status = Status.FIRED
@@ -365,10 +368,11 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
     if not claims:
         return 0
     ScheduleSlot.objects.bulk_create(claims, ignore_conflicts=True)
-    mine = ScheduleSlot.objects.filter(
-        pipeline_id__in={c.pipeline_id for c in claims}, scheduled_for=slot, fired_at=now, status=Status.STARTING
-    ).values_list("pk", flat=True)
-    mine = list(mine)
+    mine = list(
+        ScheduleSlot.objects.filter(
+            pipeline_id__in={c.pipeline_id for c in claims}, scheduled_for=slot, fired_at=now, status=Status.STARTING
+        ).values_list("pk", flat=True)
+    )
     for index in range(0, len(mine), START_CHUNK):
         chunk = mine[index : index + START_CHUNK]
         transaction.on_commit(lambda chunk=chunk: _queue_starts(chunk))
