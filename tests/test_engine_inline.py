@@ -21,9 +21,10 @@ def _runs_waiting():
 
 
 def test_after_finish_dispatches_inline():
-    with mock.patch("pipelines.runs.start.dispatch") as dispatch, mock.patch(
-        "pipelines.runs.tasks.run_finished.delay"
-    ) as delay:
+    with (
+        mock.patch("pipelines.runs.start.dispatch") as dispatch,
+        mock.patch("pipelines.runs.tasks.run_finished.delay") as delay,
+    ):
         engine.after_finish_soon(11, 7, has_parent=False)
     dispatch.assert_called_once_with(7)
     delay.assert_not_called()
@@ -37,9 +38,10 @@ def test_after_finish_takes_no_lock_when_no_run_waits(_runs_waiting):
 
 
 def test_after_finish_falls_back_to_a_worker_when_inline_fails():
-    with mock.patch("pipelines.runs.start.dispatch", side_effect=OperationalError("database is locked")), mock.patch(
-        "pipelines.runs.tasks.run_finished.delay"
-    ) as delay:
+    with (
+        mock.patch("pipelines.runs.start.dispatch", side_effect=OperationalError("database is locked")),
+        mock.patch("pipelines.runs.tasks.run_finished.delay") as delay,
+    ):
         engine.after_finish_soon(11, 7, has_parent=False)
     delay.assert_called_once_with(11)
 
@@ -52,9 +54,10 @@ def test_after_finish_hands_deep_chains_to_a_worker():
         calls.append(pipeline_id)
         engine.after_finish_soon(len(calls), pipeline_id, has_parent=False)  # the promoted run finished at once
 
-    with mock.patch("pipelines.runs.start.dispatch", side_effect=dispatch), mock.patch(
-        "pipelines.runs.tasks.run_finished.delay"
-    ) as delay:
+    with (
+        mock.patch("pipelines.runs.start.dispatch", side_effect=dispatch),
+        mock.patch("pipelines.runs.tasks.run_finished.delay") as delay,
+    ):
         engine.after_finish_soon(0, 7, has_parent=False)
     assert len(calls) == engine.MAX_INLINE_DEPTH
     delay.assert_called_once_with(engine.MAX_INLINE_DEPTH)
@@ -71,7 +74,7 @@ def test_a_run_queued_while_the_last_one_finishes_is_promoted(world, django_capt
     its queued run; that start's own dispatch after its commit promotes the run."""
     from pipelines.models import Pipeline
     from pipelines.runs.models import Run, State
-    from pipelines.runs.start import _occupancy, start_run
+    from pipelines.runs.start import _slots, start_run
     from tests.engine_support import build, make_pipeline, stage
 
     pipeline = make_pipeline(world, [stage("Build", build())], name="race")
@@ -80,12 +83,15 @@ def test_a_run_queued_while_the_last_one_finishes_is_promoted(world, django_capt
     with mock.patch("pipelines.runs.tasks.execute_task.delay"):
         first = start_run(world.users["developer"], pipeline)
         Run.objects.filter(pk=first.pk).update(state=State.SUCCEEDED)  # it finished; no run was queued yet
-        views = iter([lambda p: (1, 0)])  # the start's read under the lock, before the finish was visible
+        reads = []
 
-        def occupancy(p):
-            return next(views, _occupancy)(p)
+        def slots(pipeline_id):
+            number, active, queued = _slots(pipeline_id)
+            reads.append(active)
+            # The start's read under the lock, before the finish was visible: one active run, none queued.
+            return (number, 1, False) if len(reads) == 1 else (number, active, queued)
 
-        with mock.patch("pipelines.runs.start._occupancy", occupancy), django_capture_on_commit_callbacks(execute=True):
+        with mock.patch("pipelines.runs.start._slots", slots), django_capture_on_commit_callbacks(execute=True):
             second = start_run(world.users["developer"], pipeline)  # sees the first still active
         assert second.state == State.QUEUED
     assert Run.objects.get(pk=second.pk).state == State.RUNNING
@@ -161,18 +167,17 @@ def test_a_finished_run_hands_its_slot_on_in_the_same_transaction(world, django_
     with mock.patch("pipelines.runs.tasks.execute_task.delay"), django_capture_on_commit_callbacks() as hooks:
         assert engine.finish_task(task.pk, task.attempt, State.SUCCEEDED, exit_code=0)
         assert Run.objects.get(pk=waiting.pk).state == State.RUNNING  # before any commit hook ran
-    with mock.patch("pipelines.runs.start.dispatch") as dispatch, mock.patch(
-        "pipelines.runs.tasks.execute_task.delay"
-    ) as execute:
+    with (
+        mock.patch("pipelines.runs.start.dispatch") as dispatch,
+        mock.patch("pipelines.runs.tasks.execute_task.delay") as execute,
+    ):
         for hook in hooks:
             hook()
     dispatch.assert_not_called()
     execute.assert_called_once()  # the promoted run's first task
 
 
-def test_a_failed_handover_leaves_the_result_and_dispatches_after_the_commit(
-    world, django_capture_on_commit_callbacks
-):
+def test_a_failed_handover_leaves_the_result_and_dispatches_after_the_commit(world, django_capture_on_commit_callbacks):
     """X3: should promoting inside the finishing transaction fail, its savepoint is rolled back, the task's
     result stands and the follow-up after the commit dispatches the queue as before."""
     from pipelines.runs.models import Run, State, TaskRun

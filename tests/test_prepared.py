@@ -7,9 +7,12 @@ from datetime import datetime
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.db.models import Count, Q
+from django.db.models.signals import post_save
+from django.utils import timezone
 
-from devops_console.core.prepared import Prepared, first
+from devops_console.core.prepared import Prepared, first, save_fields
 from pipelines.models import Pipeline
 from pipelines.runs.start import start_run
 from tests.engine_support import build, make_pipeline, stage
@@ -44,10 +47,12 @@ def test_compiled_once_and_run_with_each_argument(two_pipelines, django_assert_n
 def test_select_related_and_deferred_fields_as_the_orm_loads_them(world, two_pipelines, django_assert_num_queries):
     run = start_run(world.users["creator"], two_pipelines[1])
     prepared = Prepared(
-        lambda run_id: run.stages.model.objects.select_related("run__pipeline")
-        .defer("run__pipeline__definition")
-        .filter(run_id=run_id)
-        .order_by("index")
+        lambda run_id: (
+            run.stages.model.objects.select_related("run__pipeline")
+            .defer("run__pipeline__definition")
+            .filter(run_id=run_id)
+            .order_by("index")
+        )
     )
     with django_assert_num_queries(1):
         (stage_run,) = prepared(run.pk)
@@ -89,3 +94,104 @@ def test_queries_it_cannot_prepare_are_refused(build_query, message):
 def test_argument_count_is_checked():
     with pytest.raises(TypeError):
         Prepared(lambda pk: Pipeline.objects.filter(pk=pk))(1, 2)
+
+
+# --- save_fields -----------------------------------------------------------------------------------
+
+
+def _task_of(world, pipeline):
+    from pipelines.runs.models import TaskRun
+
+    run = start_run(world.users["creator"], pipeline)
+    return TaskRun.objects.filter(stage__run=run).order_by("pk").first()
+
+
+def test_save_fields_writes_what_django_writes_in_one_statement(world, two_pipelines, django_assert_num_queries):
+    from pipelines.runs.models import TaskRun
+
+    task, other = _task_of(world, two_pipelines[0]), _task_of(world, two_pipelines[1])
+    now = timezone.now()
+    task.state, task.finished, task.metrics, task.exit_code, task.message = "succeeded", now, {"n": [1]}, 3, "ok"
+    task.name = "not written"  # only the fields named are
+    with django_assert_num_queries(1):
+        assert save_fields(task, ["state", "finished", "metrics", "exit_code", "message"]) is True
+    saved = TaskRun.objects.get(pk=task.pk)
+    assert (saved.state, saved.finished, saved.metrics, saved.exit_code, saved.message, saved.name) == (
+        "succeeded", now, {"n": [1]}, 3, "ok", "a"
+    )  # fmt: skip
+    assert TaskRun.objects.get(pk=other.pk).state == other.state  # one row only
+
+
+def test_save_fields_fails_like_django_when_the_row_is_gone(world, two_pipelines):
+    from pipelines.runs.models import TaskRun
+
+    task = _task_of(world, two_pipelines[0])
+    TaskRun.objects.filter(pk=task.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        save_fields(task, ["state"])
+
+
+def test_save_fields_only_if_the_row_still_holds_the_values(world, two_pipelines):
+    """The worker's claim: written once while unclaimed; a second claim finds the row taken and writes nothing."""
+    from pipelines.runs.models import TaskRun
+
+    task = _task_of(world, two_pipelines[0])
+    task.worker = "host:1"
+    assert save_fields(task, ["worker"], only_if={"worker": "", "attempt": task.attempt}) is True
+    task.worker = "host:2"
+    assert save_fields(task, ["worker"], only_if={"worker": "", "attempt": task.attempt}) is False
+    assert TaskRun.objects.get(pk=task.pk).worker == "host:1"
+
+
+def test_save_fields_leaves_models_with_save_receivers_to_django(world, two_pipelines):
+    from pipelines.runs.models import TaskRun
+
+    task, seen = _task_of(world, two_pipelines[0]), []
+
+    def receiver(sender, instance, update_fields, **kwargs):
+        seen.append((instance.pk, sorted(update_fields)))
+
+    post_save.connect(receiver, sender=TaskRun, weak=False)
+    try:
+        task.state, task.worker = "failed", "host:3"
+        save_fields(task, ["state"])
+        assert save_fields(task, ["worker"], only_if={"worker": "nobody"}) is False
+    finally:
+        post_save.disconnect(receiver, sender=TaskRun)
+    assert seen == [(task.pk, ["state"])]
+    assert TaskRun.objects.filter(pk=task.pk).values_list("state", "worker").get() == ("failed", "")
+
+
+def test_save_fields_refuses_fields_it_cannot_write():
+    from pipelines.runs.models import TaskRun
+
+    with pytest.raises(ImproperlyConfigured, match="cannot use runs.TaskRun.id"):
+        save_fields(TaskRun(pk=1), ["id"])
+
+
+# --- load_stages: one query, two when a stage has no task ---------------------------------------
+
+
+def test_load_stages_in_one_query_when_every_stage_has_a_task(world, django_assert_num_queries):
+    from pipelines.runs.engine import load_stages
+
+    pipeline = make_pipeline(world, [stage("A", build("a1"), build("a2")), stage("B", build("b1"))], name="full")
+    run = start_run(world.users["developer"], pipeline)
+    with django_assert_num_queries(1):
+        stages = load_stages(run)
+    assert [(s.name, [t.name for t in s.loaded_tasks]) for s in stages] == [("A", ["a1", "a2"]), ("B", ["b1"])]
+    assert all(t.stage is s and s.run is run for s in stages for t in s.loaded_tasks)
+
+
+def test_load_stages_keeps_a_stage_without_tasks(world, django_assert_num_queries):
+    """A manual stage that only asks for a confirmation has no task row: the stages are read as well."""
+    from pipelines.runs.engine import load_stages
+    from pipelines.runs.models import State
+
+    stages_def = [stage("A", build("a1")), stage("Confirm", manual=True), stage("C", build("c1"))]
+    run = start_run(world.users["developer"], make_pipeline(world, stages_def, name="gap"))
+    with django_assert_num_queries(2):
+        stages = load_stages(run)
+    assert [(s.name, [t.name for t in s.loaded_tasks]) for s in stages] == [("A", ["a1"]), ("Confirm", []),
+                                                                           ("C", ["c1"])]  # fmt: skip
+    assert stages[0].loaded_tasks[0].state == State.RUNNING and stages[0].loaded_tasks[0].stage is stages[0]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from devops_console.core.logmask import Masker, active_secrets
-from devops_console.core.prepared import Prepared, first
+from devops_console.core.prepared import Prepared, first, save_fields
 from pipelines.definition import substitute
 from pipelines.executors.base import Outcome, Stopped, TaskContext, executor_for
 from pipelines.models import PipelineSecret
@@ -86,15 +86,16 @@ def _substitute(value, values):
 
 def _claim(task: TaskRun) -> bool:
     """Take the task for this worker process; the loaded row gets the same values (no re-read)."""
-    worker, now = worker_name(), timezone.now()
+    previous = task.worker, task.heartbeat, task.pid
     # ``pid`` too: from here until the result is stored (or the commands are killed) this process may run
     # commands writing the log; one write instead of one more per command.
-    claimed = TaskRun.objects.filter(pk=task.pk, attempt=task.attempt, state=State.RUNNING, worker="").update(
-        worker=worker, heartbeat=now, pid=os.getpid()
+    task.worker, task.heartbeat, task.pid = worker_name(), timezone.now(), os.getpid()
+    claimed = save_fields(
+        task, ["worker", "heartbeat", "pid"], only_if={"attempt": task.attempt, "state": State.RUNNING, "worker": ""}
     )
-    if claimed:
-        task.worker, task.heartbeat, task.pid = worker, now, os.getpid()
-    return bool(claimed)
+    if not claimed:
+        task.worker, task.heartbeat, task.pid = previous
+    return claimed
 
 
 class _Watch:
@@ -148,10 +149,12 @@ _watch = _Watch()
 # Prepared (compiled once): read for every task a worker executes. Not the pipeline's definition: the run's
 # snapshot is what executes.
 _TASK = Prepared(
-    lambda task_id: TaskRun.objects.select_related("stage__run__pipeline")
-    .defer("stage__run__pipeline__definition")
-    .filter(pk=task_id)
-    .order_by()
+    lambda task_id: (
+        TaskRun.objects.select_related("stage__run__pipeline")
+        .defer("stage__run__pipeline__definition")
+        .filter(pk=task_id)
+        .order_by()
+    )
 )
 
 

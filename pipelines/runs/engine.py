@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from devops_console.core.prepared import Prepared, first
+from devops_console.core.prepared import Prepared, first, save_fields
 from pipelines.models import GateTemplate
 from pipelines.runs.models import ACTIVE, FINISHED, Run, StageRun, State, TaskRun
 
@@ -35,7 +35,7 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
     if task.type == "delay":
         task.state = State.WAITING
         task.wait_until = now + timezone.timedelta(seconds=spec["config"]["seconds"])
-        task.save(update_fields=TASK_START_FIELDS)
+        save_fields(task, TASK_START_FIELDS)
         from pipelines.runs.tasks import check_timers
 
         transaction.on_commit(lambda: check_timers.apply_async(countdown=spec["config"]["seconds"]))
@@ -45,10 +45,10 @@ def _start_task(run: Run, task: TaskRun, now) -> None:
         minutes = spec["config"].get("timeout_minutes")
         task.wait_until = now + timezone.timedelta(minutes=minutes) if minutes else None
         task.approvals = {}
-        task.save(update_fields=[*TASK_START_FIELDS, "approvals"])
+        save_fields(task, [*TASK_START_FIELDS, "approvals"])
         return
     task.state = State.RUNNING
-    task.save(update_fields=TASK_START_FIELDS)
+    save_fields(task, TASK_START_FIELDS)
     from pipelines.runs.tasks import execute_task
 
     transaction.on_commit(lambda: execute_task.delay(task.pk, task.attempt))
@@ -62,18 +62,18 @@ def _progress_stage(run: Run, stage: StageRun, now) -> str:
     for task in tasks:
         if not task.selected and task.state == State.PENDING:
             task.state = State.SKIPPED
-            task.save(update_fields=["state"])
+            save_fields(task, ["state"])
     if stage.state == State.PENDING:
         if not selected:
             stage.state, stage.finished = State.SKIPPED, now
-            stage.save(update_fields=["state", "finished"])
+            save_fields(stage, ["state", "finished"])
             return stage.state
         if stage.manual and stage.confirmed_by_id is None:
             stage.state = State.WAITING
-            stage.save(update_fields=["state"])
+            save_fields(stage, ["state"])
             return stage.state
         stage.state, stage.started = State.RUNNING, now
-        stage.save(update_fields=["state", "started"])
+        save_fields(stage, ["state", "started"])
     if stage.state == State.WAITING:
         return stage.state
     if any(t.state == State.FAILED for t in selected):
@@ -93,7 +93,7 @@ def _progress_stage(run: Run, stage: StageRun, now) -> str:
 
 def _finish_stage(stage: StageRun, state: str, now) -> str:
     stage.state, stage.finished = state, now
-    stage.save(update_fields=["state", "finished"])
+    save_fields(stage, ["state", "finished"])
     return state
 
 
@@ -126,28 +126,40 @@ def _evaluate_gates(run: Run, stage: StageRun, tasks: list[TaskRun]) -> str:
             )
             passed = passed and ok
     stage.gate_result = {"items": results, "passed": passed}
-    stage.save(update_fields=["gate_result"])
+    save_fields(stage, ["gate_result"])
     return State.SUCCEEDED if passed else State.FAILED
 
 
 # Prepared (compiled once): these run for every finished task and every promoted run.
 _STAGES = Prepared(lambda run_id: StageRun.objects.filter(run_id=run_id).order_by("index"))
-_TASKS = Prepared(lambda run_id: TaskRun.objects.filter(stage__run_id=run_id).order_by("stage__index", "index"))
-_LOCKED_RUN = Prepared(lambda run_id: Run.objects.select_for_update().filter(pk=run_id).order_by())
-_QUEUED = Prepared(
-    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).values_list("pk").order_by()[:1]
+_TASKS_WITH_STAGES = Prepared(
+    lambda run_id: (
+        TaskRun.objects.select_related("stage").filter(stage__run_id=run_id).order_by("stage__index", "index")
+    )
 )
+_LOCKED_RUN = Prepared(lambda run_id: Run.objects.select_for_update().filter(pk=run_id).order_by())
 
 
 def load_stages(run: Run) -> list[StageRun]:
-    """The run's stages in order, each with ``loaded_tasks`` (its tasks in order), in two queries. The caller
-    holds the run's row lock."""
+    """The run's stages in order, each with ``loaded_tasks`` (its tasks in order). The caller holds the run's
+    row lock. One query (the tasks with their stages) when every stage has a task, as almost every run's do
+    (one StageRun per stage of the snapshot); a second for the stages when one has none (a manual stage that
+    only asks for a confirmation)."""
+    stages: list[StageRun] = []
+    tasks = _TASKS_WITH_STAGES(run.pk)
+    for task in tasks:
+        if not stages or stages[-1].pk != task.stage_id:
+            stages.append(task.stage)
+            task.stage.run, task.stage.loaded_tasks = run, []
+        task.stage = stages[-1]
+        task.stage.loaded_tasks.append(task)
+    if len(stages) == len(run.snapshot["stages"]):
+        return stages
     stages = _STAGES(run.pk)
     by_pk = {stage.pk: stage for stage in stages}
     for stage in stages:
-        stage.run = run
-        stage.loaded_tasks = []
-    for task in _TASKS(run.pk):
+        stage.run, stage.loaded_tasks = run, []
+    for task in tasks:
         task.stage = by_pk[task.stage_id]
         task.stage.loaded_tasks.append(task)
     return stages
@@ -185,7 +197,7 @@ def advance_loaded(run: Run, stages: list[StageRun], now=None) -> str:
         new_state = State.WAITING if waiting else State.RUNNING
         if run.state != new_state:
             run.state = new_state
-            run.save(update_fields=["state"])
+            save_fields(run, ["state"])
         return run.state
     return _finish_run(run, State.SUCCEEDED, now, stages)
 
@@ -203,9 +215,9 @@ def _finish_run(run: Run, state: str, now, stages: list[StageRun] | None = None)
             task.state = State.SKIPPED
     for stage in [stage for stage in stages if stage.state not in FINISHED]:
         stage.state, stage.finished = (State.SKIPPED if stage.state == State.PENDING else state), now
-        stage.save(update_fields=["state", "finished"])
+        save_fields(stage, ["state", "finished"])
     run.state, run.finished = state, now
-    run.save(update_fields=["state", "finished"])
+    save_fields(run, ["state", "finished"])
     run_id, pipeline_id, has_parent = run.pk, run.pipeline_id, run.parent_task_id is not None
     # Read at commit time: ``finish_task`` may hand the slot on in this transaction (``_pass_slot``).
     transaction.on_commit(
@@ -229,7 +241,9 @@ def has_queued(pipeline_id: int) -> bool:
     """Whether runs of the pipeline wait for a slot: only then is its lock taken to promote one. A run queued
     by a start that saw the finished run still active, but committed after this read, is not missed: a start
     that queues the first waiting run dispatches after its own commit (``start._create_run``)."""
-    return bool(_QUEUED(pipeline_id))
+    from pipelines.runs.start import any_queued
+
+    return any_queued(pipeline_id)
 
 
 def _pass_slot(run: Run) -> None:
@@ -293,7 +307,7 @@ def finish_task(
     task.state, task.finished, task.pid = state, timezone.now(), None  # no command runs any more
     task.exit_code, task.message = exit_code, message[:500]
     task.metrics = {**task.metrics, **(metrics or {})}
-    task.save(update_fields=["state", "finished", "pid", "exit_code", "message", "metrics"])
+    save_fields(task, ["state", "finished", "pid", "exit_code", "message", "metrics"])
     if run.state in (State.RUNNING, State.WAITING):
         advance_loaded(run, stages, task.finished)
         if run.state in FINISHED:
@@ -318,7 +332,7 @@ def stop_run(run: Run) -> bool:
     run.stages.filter(state__in=[State.PENDING]).update(state=State.SKIPPED, finished=now)
     run.stages.filter(state__in=[State.RUNNING, State.WAITING]).update(state=State.STOPPED, finished=now)
     run.state, run.finished = State.STOPPED, now
-    run.save(update_fields=["state", "finished"])
+    save_fields(run, ["state", "finished"])
     pipeline_id = run.pipeline_id
     from pipelines.runs.tasks import dispatch_runs
 
@@ -333,7 +347,7 @@ def _reopen(run: Run, tasks) -> None:
         task.message, task.worker, task.approvals, task.metrics = "", "", {}, {}
         task.save()
     run.state, run.finished, run.error = State.QUEUED, None, ""
-    run.save(update_fields=["state", "finished", "error"])
+    save_fields(run, ["state", "finished", "error"])
 
 
 @transaction.atomic
@@ -407,7 +421,7 @@ def review(run: Run, task: TaskRun, user, approve: bool) -> str:
         if config.get("forbid_starter") and run.triggered_by_id == user.pk:
             return "starter_forbidden"
         task.approvals = {**task.approvals, user.username: "approved" if approve else "rejected"}
-        task.save(update_fields=["approvals"])
+        save_fields(task, ["approvals"])
         attempt = task.attempt
     if not approve:
         message = _("Rejected by %(user)s.") % {"user": user.username}

@@ -10,11 +10,12 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from devops_console.core.prepared import Prepared, first
+from devops_console.core.prepared import Prepared, first, save_fields
 from pipelines.definition import referenced_parameters
 from pipelines.models import Pipeline
 from pipelines.runs.models import ACTIVE, Run, RunSecret, StageRun, State, TaskRun, Trigger
@@ -141,7 +142,9 @@ def _create_run(
     check_ref=None,
     ref_info: dict | None = None,
 ) -> Run:
-    pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+    pipeline = first(_LOCKED_DEFINITION(pipeline.pk))
+    if pipeline is None:
+        raise Pipeline.DoesNotExist("The pipeline was deleted.")
     definition = copy.deepcopy(pipeline.definition)
     branch, tag, errors = _resolve_ref(definition, branch, tag)
     selected, selection_errors = _resolve_selection(definition, tasks)
@@ -158,8 +161,7 @@ def _create_run(
         raise ValidationError(errors)
     values = _take_auto_increments(pipeline, definition, values)
     sources, commit_id, commit_message = _apply_ref_info(definition, resolution, ref_info)
-    number = (pipeline.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-    active, queued = _occupancy(pipeline)
+    number, active, queued = _slots(pipeline.pk)
     start_now = not queued and active < max_concurrent(pipeline)  # X3: a free slot and nobody ahead in the queue
     now = timezone.now()
     run = Run.objects.create(
@@ -195,17 +197,50 @@ def _create_run(
 
 
 # Prepared (compiled once, ``devops_console.core.prepared``): they run for every start and every promotion.
-_OCCUPANCY = Prepared(
-    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state__in=[*ACTIVE, State.QUEUED])
-    .values_list("state")
-    .annotate(n=Count("pk"))
-    .order_by()
+# The runs holding a slot, not the queue: counting a queue of thousands would cost every start and promotion
+# more the longer it grows (whether one waits is ``engine.has_queued``, one index row).
+_ACTIVE = Prepared(
+    lambda pipeline_id: (
+        Run.objects.filter(pipeline_id=pipeline_id, state__in=ACTIVE)
+        .values_list("pipeline_id")
+        .annotate(n=Count("pk"))
+        .values_list("n")
+        .order_by()
+    )
 )
 _LOCKED_PIPELINE = Prepared(
-    lambda pipeline_id: Pipeline.objects.select_for_update()
-    .filter(pk=pipeline_id)
-    .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
-    .order_by()
+    lambda pipeline_id: (
+        Pipeline.objects.select_for_update()
+        .filter(pk=pipeline_id)
+        .only("pk", "project_id", "creator_id", "max_concurrent_runs")  # not the definition: the runs have snapshots
+        .order_by()
+    )
+)
+_LOCKED_DEFINITION = Prepared(
+    lambda pipeline_id: Pipeline.objects.select_for_update().filter(pk=pipeline_id).order_by()
+)
+# A new run's number and the pipeline's slots, read in one statement once its lock is held (not in the locking
+# statement: PostgreSQL evaluates that one's subqueries before it waits for the lock).
+_SLOTS = Prepared(
+    lambda pipeline_id: (
+        Pipeline.objects.filter(pk=pipeline_id)
+        .annotate(
+            last=Subquery(Run.objects.filter(pipeline_id=OuterRef("pk")).order_by("-number").values("number")[:1]),
+            active=Coalesce(
+                Subquery(
+                    Run.objects.filter(pipeline_id=OuterRef("pk"), state__in=ACTIVE)
+                    .order_by()
+                    .values("pipeline_id")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
+            ),
+            queued=Exists(Run.objects.filter(pipeline_id=OuterRef("pk"), state=State.QUEUED)),
+        )
+        .values_list("last", "active", "queued")
+        .order_by()
+    )
 )
 _NEXT_QUEUED: dict[int, Prepared] = {}  # by how many: the limit is part of the SQL
 
@@ -220,10 +255,26 @@ def _next_queued(pipeline_id: int, count: int) -> list[Run]:
     return prepared(pipeline_id)
 
 
-def _occupancy(pipeline: Pipeline) -> tuple[int, int]:
-    """(runs executing or waiting, runs queued) of the pipeline, in one query; the caller holds its lock."""
-    counts = dict(_OCCUPANCY(pipeline.pk))
-    return sum(counts.get(state, 0) for state in ACTIVE), counts.get(State.QUEUED, 0)
+_QUEUED = Prepared(
+    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).values_list("pk").order_by()[:1]
+)
+
+
+def any_queued(pipeline_id: int) -> bool:
+    """Whether a run of the pipeline waits for a slot (X3): one index row, however long the queue."""
+    return bool(_QUEUED(pipeline_id))
+
+
+def _active(pipeline_id: int) -> int:
+    """Runs of the pipeline executing or waiting (holding a slot, X3); the caller holds its lock."""
+    row = first(_ACTIVE(pipeline_id))
+    return row[0] if row else 0
+
+
+def _slots(pipeline_id: int) -> tuple[int, int, bool]:
+    """(the next run's number, runs holding a slot, whether any run is queued); the caller holds the lock."""
+    last, active, queued = _SLOTS(pipeline_id)[0]
+    return (last or 0) + 1, active, bool(queued)
 
 
 def _start_promoted(run: Run, stages: list[StageRun], now) -> bool:
@@ -327,15 +378,14 @@ def promote(pipeline_id: int) -> list[int]:
     pipeline = first(_LOCKED_PIPELINE(pipeline_id))
     if pipeline is None:
         return []  # deleted meanwhile, with its runs
-    active, queued = _occupancy(pipeline)
-    free = min(max_concurrent(pipeline) - active, queued)
-    if free <= 0:
+    free = max_concurrent(pipeline) - _active(pipeline.pk)
+    promoted = _next_queued(pipeline.pk, free) if free > 0 else []
+    if not promoted:
         return []
-    promoted = _next_queued(pipeline.pk, free)
     now = timezone.now()
-    Run.objects.filter(pk__in=[run.pk for run in promoted]).update(state=State.RUNNING, started=now)
-    for run in promoted:
+    for run in promoted:  # almost always one (more only after the limit was raised)
         run.pipeline, run.state, run.started = pipeline, State.RUNNING, now
+        save_fields(run, ["state", "started"])
     from pipelines.runs.engine import load_stages
 
     # In this transaction (the update above holds the runs' rows): no second lock, no broker hop.
