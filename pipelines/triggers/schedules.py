@@ -50,6 +50,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from devops_console.core.permissions import EXECUTE
+from devops_console.core.prepared import save_fields
 from pipelines.definition.triggers import DAYS, MAX_SCHEDULES
 from pipelines.models import Pipeline
 from pipelines.triggers.models import ScheduleSlot
@@ -282,8 +283,8 @@ def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
 def start_slots(slot_ids: list[int]) -> list[str]:
     """Body of ``triggers.start_slots``: start slots another task claimed (a share of a burst, see ``_sweep``),
     in order. They move out of ``starting`` together (under their row locks: a redelivered task finds none
-    left), each creator's permission is checked once for all of them, and their outcomes are saved with one
-    statement: per slot only its run's own transaction remains. Returns what happened to each.
+    left), each creator's permission is checked once for all of them, and their outcomes are saved with a short
+    statement each (no transaction): per slot only its run's own transaction remains. Returns what happened to each.
 
     The permissions are read before the slots leave ``starting``: should that fail (a database error, which
     the task retries), the slots are still there to start."""
@@ -301,7 +302,8 @@ def start_slots(slot_ids: list[int]) -> list[str]:
             row.status = Status.FIRED
             _launch(row.pipeline, row, _triggers(row.pipeline), row.pipeline_id in allowed)
     finally:  # what was started is recorded even if something unexpected stops the loop
-        ScheduleSlot.objects.bulk_update(rows, ["status", "detail", "run"])
+        for row in rows:  # one short statement each: a bulk_update's CASE expressions cost several times more
+            save_fields(row, ["status", "detail", "run"])
     return [row.status for row in rows]
 
 

@@ -27,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--concurrency", type=int, default=2, help="Worker processes running task commands.")
         parser.add_argument(
-            "--orchestration-concurrency", type=int, default=1, help="Worker processes for orchestration."
+            "--orchestration-concurrency",
+            type=int,
+            default=2,
+            help="Worker processes for orchestration (two: one waiting on the database or a Git server does not "
+            "hold up the other).",
         )
 
     def handle(self, *args, bind, web_workers, concurrency, orchestration_concurrency, **options):
