@@ -329,6 +329,38 @@ def test_two_threads_firing_the_same_slot_start_one_run(world):
     assert ScheduleSlot.objects.get(pipeline=pipeline).attempts == 2
 
 
+@pytest.mark.django_db
+def test_a_duplicate_message_is_counted_in_one_statement(world, django_assert_num_queries):
+    """T5 bursts: the second beat's message for a slot (or one for a point a sweep claimed) only counts an
+    attempt, in one statement, without reading the pipeline."""
+    due, slot = _due_now(ZoneInfo(settings.TIME_ZONE))
+    pipeline = scheduled(world, due)
+    assert schedules.fire(pipeline.pk, 0, now=slot + timedelta(seconds=0.2)) == "fired"
+    with django_assert_num_queries(1):
+        assert schedules.fire(pipeline.pk, 0, now=slot + timedelta(seconds=0.4)) == "duplicate"
+    assert ScheduleSlot.objects.get(pipeline=pipeline).attempts == 2
+
+
+@pytest.mark.django_db
+def test_a_point_edited_to_a_later_time_fires_its_new_slot(world):
+    """An edited time is a new slot, even minutes after the point's earlier slot: the message of the re-armed
+    entry is not taken for a duplicate of the slot that already ran."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    due, slot = _due_now(zone)
+    pipeline = scheduled(world, due)
+    assert schedules.fire(pipeline.pk, 0, now=slot + timedelta(seconds=0.2)) == "fired"
+    later = slot + timedelta(minutes=2)
+    services.update_pipeline(
+        world.users["developer"], pipeline, {"triggers": triggers(point(wall(later, zone)))}, partial=True
+    )
+    armed = json.loads(entries(pipeline)[f"{schedules.entry_prefix(pipeline.pk)}0"].kwargs)["armed"]
+    assert schedules.fire(pipeline.pk, 0, armed=armed, now=later + timedelta(seconds=0.2)) == "fired"
+    assert sorted(ScheduleSlot.objects.filter(pipeline=pipeline).values_list("scheduled_for", flat=True)) == [
+        slot, later
+    ]  # fmt: skip
+    assert Run.objects.filter(pipeline=pipeline).count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("drain_runs")
 def test_two_real_beats_fire_exactly_one_run(world, celery_worker, tmp_path):
