@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -127,7 +128,26 @@ class SourcesChanged(Exception):
 
 
 @transaction.atomic
-def _create_run(
+def _create_run(actor, pipeline: Pipeline, *, resolution, **options) -> Run:
+    """One run, under its pipeline's row lock (``start_runs`` creates several in one transaction)."""
+    pipeline = first(_LOCKED_DEFINITION(pipeline.pk))
+    if pipeline is None:
+        raise Pipeline.DoesNotExist("The pipeline was deleted.")
+    request = _prepare(actor, pipeline, resolution=resolution, **options)
+    _add([request], {pipeline.pk: _Slots(pipeline, *_slots(pipeline.pk))})
+    return request.run
+
+
+@dataclass
+class _Request:
+    """A run validated under its pipeline's lock, not saved yet, with what its insert needs."""
+
+    run: Run
+    secrets: dict
+    selected: set[str]
+
+
+def _prepare(
     actor,
     pipeline: Pipeline,
     *,
@@ -141,10 +161,9 @@ def _create_run(
     parent_task=None,
     check_ref=None,
     ref_info: dict | None = None,
-) -> Run:
-    pipeline = first(_LOCKED_DEFINITION(pipeline.pk))
-    if pipeline is None:
-        raise Pipeline.DoesNotExist("The pipeline was deleted.")
+) -> _Request:
+    """Validate a start against the locked pipeline's definition (ValidationError: nothing changed) and freeze
+    it into an unsaved run; takes its auto-increment values (R6). SourcesChanged: resolve them again."""
     definition = copy.deepcopy(pipeline.definition)
     branch, tag, errors = _resolve_ref(definition, branch, tag)
     selected, selection_errors = _resolve_selection(definition, tasks)
@@ -161,14 +180,8 @@ def _create_run(
         raise ValidationError(errors)
     values = _take_auto_increments(pipeline, definition, values)
     sources, commit_id, commit_message = _apply_ref_info(definition, resolution, ref_info)
-    number, active, queued = _slots(pipeline.pk)
-    start_now = not queued and active < max_concurrent(pipeline)  # X3: a free slot and nobody ahead in the queue
-    now = timezone.now()
-    run = Run.objects.create(
+    run = Run(
         pipeline=pipeline,
-        number=number,
-        state=State.RUNNING if start_now else State.QUEUED,
-        started=now if start_now else None,
         trigger=trigger,
         trigger_detail=trigger_detail or {},
         triggered_by=actor,
@@ -182,18 +195,93 @@ def _create_run(
         commit_message=commit_message,
         parent_task=parent_task,
     )
-    for name, value in secrets.items():
-        RunSecret.objects.create(run=run, name=name, value=value)
-    stages = _create_stage_and_task_runs(run, definition, selected)
-    if start_now:
-        _start_promoted(run, stages, now)
-    elif not queued or active < max_concurrent(pipeline):
+    return _Request(run, secrets, selected)
+
+
+class _Slots:
+    """A locked pipeline's next number and X3 slots while runs are added to it in one transaction."""
+
+    def __init__(self, pipeline: Pipeline, number: int, active: int, queued: bool):
+        self.pipeline, self.number, self.active, self.queued = pipeline, number, active, queued
+
+    def take(self) -> tuple[int, bool, bool]:
+        """(the run's number, whether it starts now, whether it waits and a dispatch must follow the commit)."""
+        number, limit = self.number, max_concurrent(self.pipeline)
+        self.number += 1
+        start_now = not self.queued and self.active < limit  # X3: a free slot and nobody ahead in the queue
         # X3: it waits. First in the queue: a run finishing meanwhile may have looked for queued runs
         # (engine.has_queued) before this commit and found none, so look again after it. Behind others with
         # a slot free: an earlier promotion failed, so catch up. Behind others with every slot taken there
         # is nothing to do: a finishing run sees them and dispatches after this commit.
-        transaction.on_commit(lambda: _dispatch_later(pipeline.pk))
-    return run
+        dispatch = not start_now and (not self.queued or self.active < limit)
+        if start_now:
+            self.active += 1
+        else:
+            self.queued = True
+        return number, start_now, dispatch
+
+
+def _add(requests: list[_Request], slots: dict[int, _Slots]) -> None:
+    """Number the runs, insert them with their stages and tasks (one insert each for all of them) and start
+    those with a free slot; in the caller's transaction, which holds their pipelines' locks."""
+    now, starting, dispatch = timezone.now(), [], set()
+    for request in requests:
+        run = request.run
+        run.number, start_now, dispatch_after = slots[run.pipeline_id].take()
+        run.state, run.started, run.created = (State.RUNNING, now, now) if start_now else (State.QUEUED, None, now)
+        if start_now:
+            starting.append(request)
+        elif dispatch_after:
+            dispatch.add(run.pipeline_id)
+    Run.objects.bulk_create([request.run for request in requests])
+    RunSecret.objects.bulk_create(
+        [RunSecret(run=r.run, name=name, value=value) for r in requests for name, value in r.secrets.items()]
+    )
+    stages = _create_stage_and_task_runs(requests)
+    for request in starting:
+        _start_promoted(request.run, stages[request.run.pk], now)
+    for pipeline_id in sorted(dispatch):
+        transaction.on_commit(lambda pipeline_id=pipeline_id: _dispatch_later(pipeline_id))
+
+
+def start_runs(starts: list[tuple]) -> list:
+    """Several runs, of one or many pipelines, in one transaction: ``starts`` are ``(actor, pipeline,
+    options)`` as for ``start_run`` (the caller checked EXECUTE). For a burst of schedules: the pipelines are
+    locked with one statement, numbered with one, and their runs, stages and tasks inserted with one each.
+
+    Returns, in order, each start's run or the ``ValidationError`` that refused it (nothing of it changed).
+    A start whose sources changed while it was resolved, or whose pipeline is gone, is done on its own
+    after the commit (``start_run``; its exception, if any, is its result)."""
+    from pipelines.runs.sources import resolve_sources
+
+    resolutions = []
+    for actor, pipeline, options in starts:  # outside the transaction (network), as start_run does
+        branch, tag, errors = _resolve_ref(pipeline.definition, options.get("branch"), options.get("tag"))
+        resolutions.append(resolve_sources(actor, pipeline, pipeline.definition, branch, tag, check=not errors))
+    results: list = [None] * len(starts)
+    with transaction.atomic():
+        ids = sorted({pipeline.pk for _actor, pipeline, _options in starts})
+        locked = {p.pk: p for p in Pipeline.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        requests = []
+        for index, ((actor, pipeline, options), resolution) in enumerate(zip(starts, resolutions, strict=True)):
+            if pipeline.pk not in locked:
+                continue
+            try:
+                requests.append((index, _prepare(actor, locked[pipeline.pk], resolution=resolution, **options)))
+            except ValidationError as exc:
+                results[index] = exc
+            except SourcesChanged:
+                pass
+        _add([request for _index, request in requests], _slots_of(list(locked.values())))
+        for index, request in requests:
+            results[index] = request.run
+    for index, (actor, pipeline, options) in enumerate(starts):
+        if results[index] is None:  # sources changed, or the pipeline is gone: as a single start would
+            try:
+                results[index] = start_run(actor, pipeline, **options)
+            except Exception as exc:  # noqa: BLE001 — the caller records each start's outcome
+                results[index] = exc
+    return results
 
 
 # Prepared (compiled once, ``devops_console.core.prepared``): they run for every start and every promotion.
@@ -221,25 +309,21 @@ _LOCKED_DEFINITION = Prepared(
 )
 # A new run's number and the pipeline's slots, read in one statement once its lock is held (not in the locking
 # statement: PostgreSQL evaluates that one's subqueries before it waits for the lock).
+def _slot_columns() -> dict:
+    """A pipeline's last run number, runs holding a slot (X3) and whether one is queued, as columns."""
+    runs = Run.objects.filter(pipeline_id=OuterRef("pk"))
+    active = runs.filter(state__in=ACTIVE).order_by().values("pipeline_id").annotate(n=Count("pk")).values("n")
+    return {
+        "last": Subquery(runs.order_by("-number").values("number")[:1]),
+        "active": Coalesce(Subquery(active), 0),
+        "queued": Exists(runs.filter(state=State.QUEUED)),
+    }
+
+
+_SLOT_NAMES = ("last", "active", "queued")
 _SLOTS = Prepared(
     lambda pipeline_id: (
-        Pipeline.objects.filter(pk=pipeline_id)
-        .annotate(
-            last=Subquery(Run.objects.filter(pipeline_id=OuterRef("pk")).order_by("-number").values("number")[:1]),
-            active=Coalesce(
-                Subquery(
-                    Run.objects.filter(pipeline_id=OuterRef("pk"), state__in=ACTIVE)
-                    .order_by()
-                    .values("pipeline_id")
-                    .annotate(n=Count("pk"))
-                    .values("n")
-                ),
-                0,
-            ),
-            queued=Exists(Run.objects.filter(pipeline_id=OuterRef("pk"), state=State.QUEUED)),
-        )
-        .values_list("last", "active", "queued")
-        .order_by()
+        Pipeline.objects.filter(pk=pipeline_id).annotate(**_slot_columns()).values_list(*_SLOT_NAMES).order_by()
     )
 )
 _NEXT_QUEUED: dict[int, Prepared] = {}  # by how many: the limit is part of the SQL
@@ -275,6 +359,13 @@ def _slots(pipeline_id: int) -> tuple[int, int, bool]:
     """(the next run's number, runs holding a slot, whether any run is queued); the caller holds the lock."""
     last, active, queued = _SLOTS(pipeline_id)[0]
     return (last or 0) + 1, active, bool(queued)
+
+
+def _slots_of(pipelines: list[Pipeline]) -> dict[int, _Slots]:
+    """``_slots`` of several locked pipelines, in one statement."""
+    by_pk = {p.pk: p for p in pipelines}
+    rows = Pipeline.objects.filter(pk__in=list(by_pk)).annotate(**_slot_columns()).values_list("pk", *_SLOT_NAMES)
+    return {pk: _Slots(by_pk[pk], (last or 0) + 1, active, bool(queued)) for pk, last, active, queued in rows}
 
 
 def _start_promoted(run: Run, stages: list[StageRun], now) -> bool:
@@ -328,15 +419,19 @@ def _take_auto_increments(pipeline: Pipeline, definition: dict, values: dict) ->
     return values
 
 
-def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) -> list[StageRun]:
-    """One insert for the stages and one for the tasks; returns the stages as ``engine.load_stages`` does."""
+def _create_stage_and_task_runs(requests: list[_Request]) -> dict[int, list[StageRun]]:
+    """One insert for the stages of all the runs and one for their tasks; returns each run's stages (by run
+    id) as ``engine.load_stages`` does."""
+    plan = [(r.run, stage, r.selected) for r in requests for stage in enumerate(r.run.snapshot["stages"])]
     stages = StageRun.objects.bulk_create(
         [
             StageRun(run=run, index=s_index, name=stage["name"], manual=stage["manual"], parallel=stage["parallel"])
-            for s_index, stage in enumerate(definition["stages"])
+            for run, (s_index, stage), _selected in plan
         ]
     )
-    for stage_run, stage in zip(stages, definition["stages"], strict=True):
+    by_run: dict[int, list[StageRun]] = {r.run.pk: [] for r in requests}
+    for stage_run, (run, (_s_index, stage), selected) in zip(stages, plan, strict=True):
+        stage_run.run = run
         stage_run.loaded_tasks = [
             TaskRun(
                 stage=stage_run,
@@ -347,8 +442,9 @@ def _create_stage_and_task_runs(run: Run, definition: dict, selected: set[str]) 
             )
             for t_index, task in enumerate(stage["tasks"])
         ]
+        by_run[run.pk].append(stage_run)
     TaskRun.objects.bulk_create([task for stage in stages for task in stage.loaded_tasks])
-    return stages
+    return by_run
 
 
 def _dispatch_later(pipeline_id: int) -> None:

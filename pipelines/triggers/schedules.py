@@ -250,26 +250,72 @@ def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -
 def _launch(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, may_execute: bool) -> None:
     """The run of a slot the caller moved out of ``starting``: started, or why not (``row.status``,
     ``row.detail``, ``row.run``, for the caller to save)."""
-    from pipelines.runs.models import Trigger
     from pipelines.runs.start import start_run
 
-    creator = pipeline.creator
     if not may_execute:
-        row.status, row.detail = Status.REFUSED, f"{creator} may not run this pipeline"
+        row.status, row.detail = Status.REFUSED, f"{pipeline.creator} may not run this pipeline"
         return
+    try:
+        result = start_run(pipeline.creator, pipeline, **_run_options(row, triggers))
+    except Exception as exc:  # recorded, never retried: a retry could start a second run
+        result = exc
+    _record(row, result)
+
+
+def _run_options(row: ScheduleSlot, triggers: dict) -> dict:
+    """How a slot's run starts (A6: as the creator, on the default branch): trigger schedule, and which slot."""
+    from pipelines.runs.models import Trigger
+
     points = triggers.get("schedules") or []
     point = points[row.point] if row.point < len(points) else {}
     detail = {"point": row.point, "time": point.get("time"), "timezone": zone_name(triggers),
               "scheduled_for": row.scheduled_for.isoformat(), "slot": row.pk}  # fmt: skip
-    try:
-        row.run = start_run(creator, pipeline, trigger=Trigger.SCHEDULE, trigger_detail=detail)
-    except ValidationError as exc:
-        messages = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    return {"trigger": Trigger.SCHEDULE, "trigger_detail": detail}
+
+
+def _record(row: ScheduleSlot, result) -> None:
+    """A start's outcome on its slot: the run, or why it failed (the reasons a user can act on, else the error)."""
+    if isinstance(result, ValidationError):
+        messages = result.message_dict if hasattr(result, "error_dict") else {"": result.messages}
         row.status = Status.FAILED
         row.detail = "; ".join(f"{k}: {' '.join(v)}" if k else " ".join(v) for k, v in messages.items())[:500]
-    except Exception as exc:  # recorded, never retried: a retry could start a second run
-        logger.exception("scheduled run of pipeline %s failed to start", pipeline.pk)
-        row.status, row.detail = Status.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+    elif isinstance(result, Exception):
+        logger.error("scheduled run of pipeline %s failed to start", row.pipeline_id, exc_info=result)
+        row.status, row.detail = Status.FAILED, f"{type(result).__name__}: {result}"[:500]
+    else:
+        row.run = result
+
+
+def _launch_all(rows: list[ScheduleSlot], allowed: set[int]) -> None:
+    """The runs of a share of a burst, started together (``start_runs``: one transaction, a few statements for
+    all of them). Should that fail as a whole, the slots whose runs it did not create start one by one — never a
+    second run for a slot (the runs carry their slot's id)."""
+    from pipelines.runs.models import Run
+    from pipelines.runs.start import start_runs
+
+    startable = [row for row in rows if row.pipeline_id in allowed]
+    for row in rows:
+        row.status = Status.FIRED
+        if row.pipeline_id not in allowed:
+            _launch(row.pipeline, row, {}, may_execute=False)
+    starts = [(row.pipeline.creator, row.pipeline, _run_options(row, _triggers(row.pipeline))) for row in startable]
+    try:
+        results = start_runs(starts)
+    except Exception:  # noqa: BLE001 — e.g. the broker failed after the commit: see what was created
+        logger.warning("starting %s scheduled runs together failed; one by one", len(startable), exc_info=True)
+        created = dict(
+            Run.objects.filter(pipeline_id__in={row.pipeline_id for row in startable}, trigger="schedule")
+            .filter(trigger_detail__slot__in=[row.pk for row in startable])
+            .values_list("trigger_detail__slot", "pk")
+        )
+        for row in startable:
+            if row.pk in created:
+                row.run_id = created[row.pk]
+            else:
+                _launch(row.pipeline, row, _triggers(row.pipeline), may_execute=True)
+        return
+    for row, result in zip(startable, results, strict=True):
+        _record(row, result)
 
 
 def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
@@ -283,8 +329,9 @@ def start_slot(slot_id: int, status: str = Status.FIRED) -> str:
 def start_slots(slot_ids: list[int]) -> list[str]:
     """Body of ``triggers.start_slots``: start slots another task claimed (a share of a burst, see ``_sweep``),
     in order. They move out of ``starting`` together (under their row locks: a redelivered task finds none
-    left), each creator's permission is checked once for all of them, and their outcomes are saved with a short
-    statement each (no transaction): per slot only its run's own transaction remains. Returns what happened to each.
+    left), each creator's permission is checked once for all of them, their runs are created together in one
+    transaction (``_launch_all``), and their outcomes are saved with a short statement each. Returns what
+    happened to each.
 
     The permissions are read before the slots leave ``starting``: should that fail (a database error, which
     the task retries), the slots are still there to start."""
@@ -298,9 +345,7 @@ def start_slots(slot_ids: list[int]) -> list[str]:
         allowed = _executable([row.pipeline for row in rows])
         ScheduleSlot.objects.filter(pk__in=[row.pk for row in rows]).update(status=Status.FIRED)
     try:
-        for row in rows:
-            row.status = Status.FIRED
-            _launch(row.pipeline, row, _triggers(row.pipeline), row.pipeline_id in allowed)
+        _launch_all(rows, allowed)
     finally:  # what was started is recorded even if something unexpected stops the loop
         for row in rows:  # one short statement each: a bulk_update's CASE expressions cost several times more
             save_fields(row, ["status", "detail", "run"])
