@@ -230,7 +230,7 @@ def main(argv=None) -> None:
             project = create_project(owner, f"bench-{index}")
             result = run_scenario(owner, project, f"s{index}", n_pipelines, n_points, args.hold)
             d = result["run"]
-            print("deciles", [round(d[int(len(d) * k / 10)], 3) for k in range(10)], flush=True)
+            print("run start delay by decile (s):", [round(d[int(len(d) * k / 10)], 3) for k in range(10)], flush=True)
             print(f"{result['name']}: p50 {pct(d, 50):.3f} s, p99 {pct(d, 99):.3f} s, runs {result['runs']}/"
                   f"{result['expected']}, one per slot: {result['one_run_per_slot']}", flush=True)  # fmt: skip
             results.append(result)
