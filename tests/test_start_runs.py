@@ -58,6 +58,27 @@ def test_a_refused_start_is_returned_and_the_others_start(world):
     assert run.pipeline_id == two.pk and run.number == 1
 
 
+def test_a_start_whose_sources_changed_meanwhile_is_started_on_its_own(world):
+    """Sources resolved outside the transaction that no longer match the locked definition: that start is
+    done again on its own after the commit (as start_run does), the others in the joint transaction."""
+    from pipelines.runs import sources
+
+    one, two = pipelines(world, 2)
+    actor, real, resolved = world.users["developer"], sources.resolve_sources, []
+
+    def stale_first(*args, **kwargs):
+        resolution = real(*args, **kwargs)
+        if not resolved:
+            resolution.basis = [{"alias": "changed meanwhile"}]
+        resolved.append(args[1].pk)
+        return resolution
+
+    with mock.patch.object(sources, "resolve_sources", stale_first):
+        first, second = start_runs([(actor, one, {}), (actor, two, {})])
+    assert (first.pipeline_id, first.number, second.pipeline_id, second.number) == (one.pk, 1, two.pk, 1)
+    assert resolved == [one.pk, two.pk, one.pk]  # the stale one resolved again, on its own
+
+
 def test_a_deleted_pipeline_is_an_error_result(world):
     one, two = pipelines(world, 2)
     actor = world.users["developer"]

@@ -137,6 +137,9 @@ _TASKS_WITH_STAGES = Prepared(
         TaskRun.objects.select_related("stage").filter(stage__run_id=run_id).order_by("stage__index", "index")
     )
 )
+_QUEUED = Prepared(  # one index row (run_queue_order), however long the queue
+    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).values_list("pk").order_by()[:1]
+)
 _LOCKED_RUN = Prepared(lambda run_id: Run.objects.select_for_update().filter(pk=run_id).order_by())
 
 
@@ -241,9 +244,7 @@ def has_queued(pipeline_id: int) -> bool:
     """Whether runs of the pipeline wait for a slot: only then is its lock taken to promote one. A run queued
     by a start that saw the finished run still active, but committed after this read, is not missed: a start
     that queues the first waiting run dispatches after its own commit (``start._create_run``)."""
-    from pipelines.runs.start import any_queued
-
-    return any_queued(pipeline_id)
+    return bool(_QUEUED(pipeline_id))
 
 
 def _pass_slot(run: Run) -> None:

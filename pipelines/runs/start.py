@@ -228,7 +228,7 @@ def _add(requests: list[_Request], slots: dict[int, _Slots]) -> None:
     for request in requests:
         run = request.run
         run.number, start_now, dispatch_after = slots[run.pipeline_id].take()
-        run.state, run.started, run.created = (State.RUNNING, now, now) if start_now else (State.QUEUED, None, now)
+        run.state, run.started = (State.RUNNING, now) if start_now else (State.QUEUED, None)
         if start_now:
             starting.append(request)
         elif dispatch_after:
@@ -284,16 +284,24 @@ def start_runs(starts: list[tuple]) -> list:
     return results
 
 
+def _slot_columns() -> dict:
+    """A pipeline's last run number, runs holding a slot (X3) and whether one is queued, as columns. Read once
+    its lock is held, in a statement of their own: PostgreSQL evaluates a locking statement's subqueries before
+    it waits for the lock. Only the runs holding a slot are counted, not the queue: counting a queue of
+    thousands would make every start and promotion slower the longer it grows."""
+    runs = Run.objects.filter(pipeline_id=OuterRef("pk"))
+    active = runs.filter(state__in=ACTIVE).order_by().values("pipeline_id").annotate(n=Count("pk")).values("n")
+    return {
+        "last": Subquery(runs.order_by("-number").values("number")[:1]),
+        "active": Coalesce(Subquery(active), 0),
+        "queued": Exists(runs.filter(state=State.QUEUED)),
+    }
+
+
 # Prepared (compiled once, ``devops_console.core.prepared``): they run for every start and every promotion.
-# The runs holding a slot, not the queue: counting a queue of thousands would cost every start and promotion
-# more the longer it grows (whether one waits is ``engine.has_queued``, one index row).
 _ACTIVE = Prepared(
     lambda pipeline_id: (
-        Run.objects.filter(pipeline_id=pipeline_id, state__in=ACTIVE)
-        .values_list("pipeline_id")
-        .annotate(n=Count("pk"))
-        .values_list("n")
-        .order_by()
+        Pipeline.objects.filter(pk=pipeline_id).annotate(active=_slot_columns()["active"]).values_list("active")
     )
 )
 _LOCKED_PIPELINE = Prepared(
@@ -307,19 +315,6 @@ _LOCKED_PIPELINE = Prepared(
 _LOCKED_DEFINITION = Prepared(
     lambda pipeline_id: Pipeline.objects.select_for_update().filter(pk=pipeline_id).order_by()
 )
-# A new run's number and the pipeline's slots, read in one statement once its lock is held (not in the locking
-# statement: PostgreSQL evaluates that one's subqueries before it waits for the lock).
-def _slot_columns() -> dict:
-    """A pipeline's last run number, runs holding a slot (X3) and whether one is queued, as columns."""
-    runs = Run.objects.filter(pipeline_id=OuterRef("pk"))
-    active = runs.filter(state__in=ACTIVE).order_by().values("pipeline_id").annotate(n=Count("pk")).values("n")
-    return {
-        "last": Subquery(runs.order_by("-number").values("number")[:1]),
-        "active": Coalesce(Subquery(active), 0),
-        "queued": Exists(runs.filter(state=State.QUEUED)),
-    }
-
-
 _SLOT_NAMES = ("last", "active", "queued")
 _SLOTS = Prepared(
     lambda pipeline_id: (
@@ -339,20 +334,9 @@ def _next_queued(pipeline_id: int, count: int) -> list[Run]:
     return prepared(pipeline_id)
 
 
-_QUEUED = Prepared(
-    lambda pipeline_id: Run.objects.filter(pipeline_id=pipeline_id, state=State.QUEUED).values_list("pk").order_by()[:1]
-)
-
-
-def any_queued(pipeline_id: int) -> bool:
-    """Whether a run of the pipeline waits for a slot (X3): one index row, however long the queue."""
-    return bool(_QUEUED(pipeline_id))
-
-
 def _active(pipeline_id: int) -> int:
     """Runs of the pipeline executing or waiting (holding a slot, X3); the caller holds its lock."""
-    row = first(_ACTIVE(pipeline_id))
-    return row[0] if row else 0
+    return _ACTIVE(pipeline_id)[0][0]
 
 
 def _slots(pipeline_id: int) -> tuple[int, int, bool]:

@@ -241,8 +241,7 @@ def _start(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, status: str) -
     if not ScheduleSlot.objects.filter(pk=row.pk, status=Status.STARTING).update(status=status):
         return "duplicate"
     row.status = status
-    may_execute = Pipeline.objects.restrict(pipeline.creator, EXECUTE).filter(pk=pipeline.pk).exists()
-    _launch(pipeline, row, triggers, may_execute)
+    _launch(pipeline, row, triggers, pipeline.pk in _executable([pipeline]))
     row.save(update_fields=["status", "detail", "run"])
     return row.status
 
@@ -253,13 +252,18 @@ def _launch(pipeline: Pipeline, row: ScheduleSlot, triggers: dict, may_execute: 
     from pipelines.runs.start import start_run
 
     if not may_execute:
-        row.status, row.detail = Status.REFUSED, f"{pipeline.creator} may not run this pipeline"
+        _refuse(row)
         return
     try:
         result = start_run(pipeline.creator, pipeline, **_run_options(row, triggers))
     except Exception as exc:  # recorded, never retried: a retry could start a second run
         result = exc
     _record(row, result)
+
+
+def _refuse(row: ScheduleSlot) -> None:
+    """A6: the pipeline's creator may not execute it (any more), so its schedule starts nothing."""
+    row.status, row.detail = Status.REFUSED, f"{row.pipeline.creator} may not run this pipeline"
 
 
 def _run_options(row: ScheduleSlot, triggers: dict) -> dict:
@@ -290,21 +294,21 @@ def _launch_all(rows: list[ScheduleSlot], allowed: set[int]) -> None:
     """The runs of a share of a burst, started together (``start_runs``: one transaction, a few statements for
     all of them). Should that fail as a whole, the slots whose runs it did not create start one by one — never a
     second run for a slot (the runs carry their slot's id)."""
-    from pipelines.runs.models import Run
+    from pipelines.runs.models import Run, Trigger
     from pipelines.runs.start import start_runs
 
     startable = [row for row in rows if row.pipeline_id in allowed]
     for row in rows:
         row.status = Status.FIRED
         if row.pipeline_id not in allowed:
-            _launch(row.pipeline, row, {}, may_execute=False)
+            _refuse(row)
     starts = [(row.pipeline.creator, row.pipeline, _run_options(row, _triggers(row.pipeline))) for row in startable]
     try:
         results = start_runs(starts)
     except Exception:  # noqa: BLE001 — e.g. the broker failed after the commit: see what was created
         logger.warning("starting %s scheduled runs together failed; one by one", len(startable), exc_info=True)
         created = dict(
-            Run.objects.filter(pipeline_id__in={row.pipeline_id for row in startable}, trigger="schedule")
+            Run.objects.filter(pipeline_id__in={row.pipeline_id for row in startable}, trigger=Trigger.SCHEDULE)
             .filter(trigger_detail__slot__in=[row.pk for row in startable])
             .values_list("trigger_detail__slot", "pk")
         )
