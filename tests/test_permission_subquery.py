@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from devops_console.core.permissions import guardian_object_ids
+from pipelines import services
 from pipelines.models import Pipeline
 from tests.engine_support import build, make_pipeline, stage
 
@@ -42,3 +43,28 @@ def test_same_answer_as_guardian_for_users_and_groups(world):
     assert ours(outsider, codename) == guardian_says(outsider, codename) == {second.pk}
     developer = world.users["developer"]  # materialized defaults (A1) come out the same as well
     assert ours(developer, codename) == guardian_says(developer, codename) == {first.pk, second.pk, third.pk}
+
+
+def test_may_answers_what_the_restricted_queryset_answers(world, django_assert_num_queries):
+    """``may`` (the prepared check webhook tasks make for every delivery, A6) is ``restrict()``'s own query:
+    for every user kind, action and pipeline it agrees with ``Pipeline.objects.restrict``, in one query."""
+    from django.contrib.auth import get_user_model
+
+    from devops_console.core.permissions import DELETE, EXECUTE, VIEW, may
+
+    mine = make_pipeline(world, [stage("S", build())], name="mine")
+    data = {"name": "theirs", "stages": [stage("S", build())]}
+    theirs = services.create_pipeline(world.users["other_creator"], world.other_project, data)
+    admin = get_user_model().objects.create_superuser("root", password="x" * 20)
+    inactive = world.users["developer"].__class__.objects.create_user("gone", is_active=False)
+    assign_perm("execute_pipeline", world.users["outsider"], theirs)  # guardian alone, without membership
+    users = [*world.users.values(), admin, inactive]
+    for user in users:
+        for action in (VIEW, EXECUTE, DELETE):
+            for pipeline in (mine, theirs):
+                expected = Pipeline.objects.restrict(user, action).filter(pk=pipeline.pk).exists()
+                assert may(user, Pipeline, action, pipeline.pk) is expected, (user.username, action, pipeline.name)
+    assert may(world.users["developer"], Pipeline, EXECUTE, mine.pk) is True
+    assert may(world.users["outsider"], Pipeline, EXECUTE, theirs.pk) is False  # not a member (A3)
+    with django_assert_num_queries(1):
+        may(world.users["tester"], Pipeline, EXECUTE, mine.pk)

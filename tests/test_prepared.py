@@ -8,11 +8,11 @@ from datetime import datetime
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from devops_console.core.prepared import Prepared, first, save_fields
+from devops_console.core.prepared import Prepared, first, save_fields, saves_together
 from pipelines.models import Pipeline
 from pipelines.runs.start import start_run
 from tests.engine_support import build, make_pipeline, stage
@@ -80,8 +80,7 @@ def test_first():
 @pytest.mark.parametrize(
     "build_query, message",
     [
-        (lambda pk: Pipeline.objects.filter(Q(pk=pk) | Q(creator_id=pk)), "appear once"),
-        (lambda pk: Pipeline.objects.all(), "appear once"),
+        (lambda pk: Pipeline.objects.all(), "must appear in it"),
         (lambda pk: Pipeline.objects.filter(pk=pk).annotate(n=Count("runs")), "no annotations"),
         (lambda pk: Pipeline.objects.filter(pk=pk).values("name"), "model instances or values_list rows"),
     ],
@@ -89,6 +88,14 @@ def test_first():
 def test_queries_it_cannot_prepare_are_refused(build_query, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         Prepared(build_query)(1)
+
+
+def test_an_argument_used_several_times_takes_its_value_everywhere(world, two_pipelines):
+    """A permission check names its user in several subqueries (membership, own and group permissions)."""
+    one, two = two_pipelines
+    prepared = Prepared(lambda pk: Pipeline.objects.filter(pk__gte=pk, pk__lte=pk).values_list("pk"))
+    assert prepared(one.pk) == [(one.pk,)]
+    assert prepared(two.pk) == [(two.pk,)]
 
 
 def test_argument_count_is_checked():
@@ -143,6 +150,19 @@ def test_save_fields_only_if_the_row_still_holds_the_values(world, two_pipelines
     assert TaskRun.objects.get(pk=task.pk).worker == "host:1"
 
 
+def test_save_fields_only_if_a_column_is_still_null(world, two_pipelines):
+    """A webhook delivery is claimed once: while it has no processed time (IS NULL, not ``= NULL``)."""
+    from pipelines.runs.models import TaskRun
+
+    task = _task_of(world, two_pipelines[0])
+    assert task.finished is None
+    task.finished = timezone.now()
+    assert save_fields(task, ["finished"], only_if={"finished": None, "attempt": task.attempt}) is True
+    task.finished = timezone.now()
+    assert save_fields(task, ["finished"], only_if={"finished": None, "attempt": task.attempt}) is False
+    assert TaskRun.objects.get(pk=task.pk).finished < task.finished
+
+
 def test_save_fields_leaves_models_with_save_receivers_to_django(world, two_pipelines):
     from pipelines.runs.models import TaskRun
 
@@ -167,6 +187,88 @@ def test_save_fields_refuses_fields_it_cannot_write():
 
     with pytest.raises(ImproperlyConfigured, match="cannot use runs.TaskRun.id"):
         save_fields(TaskRun(pk=1), ["id"])
+
+
+# --- saves_together: one statement per model and fields for all the rows ------------------------
+
+
+def test_saves_together_writes_the_rows_with_one_statement_per_model_and_fields(
+    world, two_pipelines, django_assert_num_queries
+):
+    """A burst's starts mark their first stage and task started together. The values written are those the
+    objects hold when the block ends, NULLs and JSON typed by their column (PostgreSQL), and nothing else."""
+    from pipelines.runs.models import StageRun, TaskRun
+
+    tasks = [_task_of(world, pipeline) for pipeline in two_pipelines]
+    tasks.append(_task_of(world, two_pipelines[0]))
+    for task in tasks:
+        assert task.stage.state == "running"  # loaded before the block
+    now = timezone.now()
+    with django_assert_num_queries(1 + 2):  # the read below, then one write for the tasks and one for the stages
+        with saves_together():
+            for index, task in enumerate(tasks):
+                task.state, task.finished, task.heartbeat, task.metrics = "succeeded", now, None, {"n": [index]}
+                task.name = "not written"
+                save_fields(task, ["state", "finished", "heartbeat", "metrics"])
+                task.stage.state = "failed"
+                save_fields(task.stage, ["state"])
+            tasks[0].state = "stopped"  # changed after its save: the value at the end is written
+            save_fields(tasks[0], ["state", "finished", "heartbeat", "metrics"])  # and written once
+            assert set(TaskRun.objects.filter(pk__in=[t.pk for t in tasks]).values_list("state", flat=True)) == {
+                "running"
+            }  # nothing written yet
+    rows = TaskRun.objects.filter(pk__in=[t.pk for t in tasks]).order_by("pk")
+    assert [(r.state, r.finished, r.heartbeat, r.metrics, r.name) for r in rows] == [
+        ("stopped", now, None, {"n": [0]}, "a"), ("succeeded", now, None, {"n": [1]}, "a"),
+        ("succeeded", now, None, {"n": [2]}, "a"),
+    ]  # fmt: skip
+    assert set(StageRun.objects.filter(pk__in=[t.stage_id for t in tasks]).values_list("state", flat=True)) == {
+        "failed"
+    }
+
+
+def test_saves_together_of_one_row_and_nested_blocks(world, two_pipelines, django_assert_num_queries):
+    from pipelines.runs.models import TaskRun
+
+    task = _task_of(world, two_pipelines[0])
+    with django_assert_num_queries(1 + 1):  # the read below, then the write
+        with saves_together():
+            with saves_together():  # written by the outer block
+                task.state = "failed"
+                save_fields(task, ["state"])
+            assert TaskRun.objects.filter(pk=task.pk, state="running").exists()
+    assert TaskRun.objects.get(pk=task.pk).state == "failed"
+
+
+def test_saves_together_writes_nothing_when_the_block_fails_and_fails_like_django_for_a_gone_row(
+    world, two_pipelines
+):
+    from pipelines.runs.models import TaskRun
+
+    task, gone = _task_of(world, two_pipelines[0]), _task_of(world, two_pipelines[1])
+    with pytest.raises(RuntimeError):
+        with saves_together():
+            task.state = "failed"
+            save_fields(task, ["state"])
+            raise RuntimeError("stop")
+    assert TaskRun.objects.get(pk=task.pk).state == "running"
+    TaskRun.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect every row"):
+        with saves_together():
+            for each in (task, gone):
+                save_fields(each, ["state"])
+
+
+def test_saves_together_leaves_conditional_writes_to_save_fields(world, two_pipelines):
+    """A conditional claim must know at once whether it won: it is written in place."""
+    from pipelines.runs.models import TaskRun
+
+    task = _task_of(world, two_pipelines[0])
+    with saves_together():
+        task.worker = "host:1"
+        assert save_fields(task, ["worker"], only_if={"worker": ""}) is True
+        assert TaskRun.objects.get(pk=task.pk).worker == "host:1"
+        assert save_fields(task, ["worker"], only_if={"worker": ""}) is False
 
 
 # --- load_stages: one query, two when a stage has no task ---------------------------------------

@@ -344,6 +344,40 @@ def test_a_duplicate_message_is_counted_in_one_statement(world, django_assert_nu
 
 
 @pytest.mark.django_db
+def test_entries_sent_together_fire_the_burst_once_and_are_counted_together(
+    world, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """T5 bursts: beat sends the entries due together as one message (``triggers.beat``). The first fires its
+    slot and sweeps the instant; the others are found claimed and counted, not fired one by one; the second
+    beat's message for the same entries costs two statements. An entry whose point was edited after its slot
+    (armed later) is not taken for a duplicate, and kwargs that are not an entry's start nothing."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    due, slot = _due_now(zone)
+    pipelines = [scheduled(world, due, name=f"p{i}") for i in range(4)]
+    for pipeline in pipelines:
+        arm(pipeline, slot - timedelta(hours=1))
+    kwargs = [json.loads(next(iter(entries(p).values())).kwargs) for p in pipelines]
+    now = slot + timedelta(seconds=0.1)
+    with django_capture_on_commit_callbacks() as queued:
+        assert schedules.fire_many(kwargs[:3], now=now) == ["fired", "duplicate", "duplicate"]
+    with mock.patch("pipelines.triggers.schedule_tasks.start_slots.delay") as delay:
+        for callback in queued:
+            if callback.__qualname__ == "_sweep.<locals>.<lambda>":
+                callback()
+    assert sorted(pk for call in delay.call_args_list for pk in call.args[0]) == sorted(
+        ScheduleSlot.objects.filter(pipeline__in=pipelines[1:]).values_list("pk", flat=True)
+    )  # the sweep claimed the other three (the fourth's own entry was not in this message)
+    with django_assert_num_queries(2):  # the other beat's message: one read, one update
+        assert schedules.fire_many(kwargs, now=now + timedelta(seconds=0.2)) == ["duplicate"] * 4
+    attempts = dict(ScheduleSlot.objects.values_list("pipeline_id", "attempts"))
+    assert attempts == {pipelines[0].pk: 2, pipelines[1].pk: 3, pipelines[2].pk: 3, pipelines[3].pk: 2}
+    edited = {**kwargs[0], "armed": (slot + timedelta(seconds=1)).isoformat()}  # re-armed after its slot
+    assert schedules.fire_many([edited, {"pipeline_id": "x"}, {}], now=now) == ["not due", "invalid", "invalid"]
+    assert ScheduleSlot.objects.get(pipeline=pipelines[0]).attempts == 2
+    assert Run.objects.filter(pipeline__in=pipelines).count() == 1  # the others start in their start tasks
+
+
+@pytest.mark.django_db
 def test_a_point_edited_to_a_later_time_fires_its_new_slot(world):
     """An edited time is a new slot, even minutes after the point's earlier slot: the message of the re-armed
     entry is not taken for a duplicate of the slot that already ran."""

@@ -98,6 +98,30 @@ def can(user, obj, action: str) -> bool:
     return type(obj)._default_manager.restrict(user, action).filter(pk=obj.pk).exists()
 
 
+def may(user, model, action: str, pk: int) -> bool:
+    """``can`` by id: whether ``user`` may do ``action`` on the ``model`` row ``pk``. The same restricted
+    queryset, compiled once per model and action (``core.prepared``) for the checks tasks make for every
+    delivery or start (A6: a webhook's run starts as the pipeline creator, who must still be allowed to)."""
+    if not is_active_user(user) or user.is_superuser:
+        return model._default_manager.restrict(user, action).filter(pk=pk).exists()
+    return bool(_restricted_pk(model, action)(user.pk, pk))
+
+
+@functools.cache
+def _restricted_pk(model, action: str):
+    """``restrict()``'s query for an active, non-superuser member (a stand-in with only the id: ``restrict_q``
+    reads nothing else of the user), narrowed to one row."""
+    from django.contrib.auth import get_user_model
+
+    from devops_console.core.prepared import Prepared
+
+    def build(user_id, pk):
+        member = get_user_model()(pk=user_id, is_active=True, is_superuser=False)
+        return model._default_manager.restrict(member, action).filter(pk=pk).values_list("pk").order_by()
+
+    return Prepared(build)
+
+
 def nothing() -> Q:
     """A condition no row satisfies (for actions a model does not support)."""
     return Q(pk__in=[])

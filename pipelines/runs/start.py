@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from devops_console.core.prepared import Prepared, first, save_fields
+from devops_console.core.prepared import Prepared, first, save_fields, saves_together
 from pipelines.definition import referenced_parameters
 from pipelines.models import Pipeline
 from pipelines.runs.models import ACTIVE, Run, RunSecret, StageRun, State, TaskRun, Trigger
@@ -238,8 +238,9 @@ def _add(requests: list[_Request], slots: dict[int, _Slots]) -> None:
         [RunSecret(run=r.run, name=name, value=value) for r in requests for name, value in r.secrets.items()]
     )
     stages = _create_stage_and_task_runs(requests)
-    for request in starting:
-        _start_promoted(request.run, stages[request.run.pk], now)
+    with saves_together():  # the rows were just inserted: their first stage and task marked started together
+        for request in starting:
+            _start_promoted(request.run, stages[request.run.pk], now)
     for pipeline_id in sorted(dispatch):
         transaction.on_commit(lambda pipeline_id=pipeline_id: _dispatch_later(pipeline_id))
 

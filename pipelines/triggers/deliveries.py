@@ -21,7 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from devops_console.core.permissions import EXECUTE
+from devops_console.core.permissions import EXECUTE, may
+from devops_console.core.prepared import Prepared, first, save_fields
 from pipelines.models import Pipeline
 from pipelines.runs.models import Trigger
 
@@ -34,6 +35,9 @@ MAX_BODY = 1024 * 1024
 KEEP_PER_PIPELINE = 5000
 TAG_REPEAT_WINDOW = timedelta(minutes=10)
 Status = Delivery.Status
+# Prepared (``core.prepared``): they run for every delivery.
+_SECRET = Prepared(lambda pipeline_id: WebhookSecret.objects.filter(pipeline_id=pipeline_id).values_list("secret"))
+_DELIVERY = Prepared(lambda pk: Delivery.objects.select_related("pipeline__creator").filter(pk=pk).order_by())
 
 
 def _record(pipeline, provider, status, http_status, *, reason="", delivery_id="", event=None, **extra) -> Delivery:
@@ -73,8 +77,8 @@ def receive(pipeline: Pipeline, provider: str, headers, body: bytes | None) -> t
     if body is None:
         reason = f"the body is larger than {MAX_BODY // 1024} KiB"
         return _answer(_record(pipeline, provider, Status.BAD_REQUEST, 400, reason=reason))
-    secret = WebhookSecret.objects.filter(pipeline=pipeline).values_list("secret", flat=True).first() or ""
-    ok, why = providers.authenticate(provider, headers, body, secret)
+    secret = first(_SECRET(pipeline.pk))
+    ok, why = providers.authenticate(provider, headers, body, secret[0] if secret else "")
     if not ok:
         fallback = providers.delivery_id(provider, headers, None, body)
         return _answer(_record(pipeline, provider, Status.UNAUTHORIZED, 401, reason=why, delivery_id=fallback))
@@ -83,24 +87,22 @@ def receive(pipeline: Pipeline, provider: str, headers, body: bytes | None) -> t
     except providers.BadPayload as exc:
         fallback = providers.delivery_id(provider, headers, None, body)
         return _answer(_record(pipeline, provider, Status.BAD_REQUEST, 400, reason=str(exc), delivery_id=fallback))
-    original = Delivery.objects.filter(
-        pipeline=pipeline, provider=provider, delivery_id=event.delivery_id[:200], status__in=Delivery.COUNTED
-    ).first()
-    if original is None:
-        status, code, reason = Status.ACCEPTED, 202, ""
-        if event.kind == "ignored":
-            status, code, reason = Status.NOT_TRIGGERED, 200, event.note
-        try:
-            with transaction.atomic():
-                delivery = _record(pipeline, provider, status, code, reason=reason, event=event)
-        except IntegrityError:  # the same delivery arrived twice at once
-            original = Delivery.objects.filter(
-                pipeline=pipeline, provider=provider, delivery_id=event.delivery_id[:200], status__in=Delivery.COUNTED
-            ).first()
-        else:
-            if status == Status.ACCEPTED:
-                _send(delivery)
-            return _answer(delivery)
+    status, code, reason = Status.ACCEPTED, 202, ""
+    if event.kind == "ignored":
+        status, code, reason = Status.NOT_TRIGGERED, 200, event.note
+    try:  # the unique key of counted deliveries (pipeline, provider, delivery id) is the duplicate check
+        with transaction.atomic():
+            delivery = _record(pipeline, provider, status, code, reason=reason, event=event)
+    except IntegrityError:
+        original = Delivery.objects.filter(
+            pipeline=pipeline, provider=provider, delivery_id=event.delivery_id[:200], status__in=Delivery.COUNTED
+        ).first()
+        if original is None:  # not the delivery id's key (the pipeline was deleted meanwhile): an error
+            raise
+    else:
+        if status == Status.ACCEPTED:
+            _send(delivery)
+        return _answer(delivery)
     reason = f"delivery {event.delivery_id[:60]} was already received"
     duplicate = _record(pipeline, provider, Status.DUPLICATE, 200, reason=reason, event=event)
     return _answer(duplicate, original=original.pk if original else None)
@@ -156,10 +158,12 @@ def _paths_configured(rules: dict) -> bool:
 
 def process(delivery_pk: int) -> str | None:
     """Decide an accepted delivery and start its run (idempotent: a delivery is processed once)."""
-    claimed = Delivery.objects.filter(pk=delivery_pk, status=Status.ACCEPTED, processed_at__isnull=True)
-    if not claimed.update(processed_at=timezone.now()):
+    delivery = first(_DELIVERY(delivery_pk))
+    if delivery is None or delivery.status != Status.ACCEPTED or delivery.processed_at is not None:
         return None
-    delivery = Delivery.objects.select_related("pipeline__creator").get(pk=delivery_pk)
+    delivery.processed_at = timezone.now()
+    if not save_fields(delivery, ["processed_at"], only_if={"status": Status.ACCEPTED, "processed_at": None}):
+        return None  # claimed by another worker meanwhile
     try:
         status, reason, rule, files, run = _decide_and_start(delivery)
     except OperationalError:
@@ -168,14 +172,16 @@ def process(delivery_pk: int) -> str | None:
     except Exception as exc:  # noqa: BLE001 - recorded on the delivery, never lost
         logger.exception("webhook delivery %s failed", delivery_pk)
         status, reason, rule, files, run = Status.ERROR, f"internal error ({type(exc).__name__})", "", [], None
-    Delivery.objects.filter(pk=delivery_pk).update(status=status, reason=reason[:2000], rule=rule, files=files, run=run)
+    delivery.status, delivery.reason, delivery.rule, delivery.files = status, reason[:2000], rule, files
+    delivery.run = run
+    save_fields(delivery, ["status", "reason", "rule", "files", "run"])
     return status
 
 
 def _decide_and_start(delivery: Delivery):
     pipeline, detail = delivery.pipeline, delivery.detail
     creator = pipeline.creator
-    if not Pipeline.objects.restrict(creator, EXECUTE).filter(pk=pipeline.pk).exists():
+    if not may(creator, Pipeline, EXECUTE, pipeline.pk):
         reason = f"webhooks run as the pipeline creator ({creator.username}), who may no longer run this pipeline"
         return Status.NOT_TRIGGERED, reason, "permissions", [], None
     decision = decide_delivery(pipeline, delivery.provider, detail)

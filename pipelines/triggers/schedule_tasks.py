@@ -1,10 +1,11 @@
 """Celery tasks of schedules (T5): thin, take ids; the logic is in ``pipelines.triggers.schedules``.
 
 ``triggers.fire_schedule`` is what every beat entry ``pipeline-<id>-point-<n>`` runs (kwargs from the
-entry); ``triggers.start_slots`` starts slots another task claimed for them (a share of a burst of points
+entry), ``triggers.fire_schedules`` several entries due together (``triggers.beat`` sends them as one
+message); ``triggers.start_slots`` starts slots another task claimed for them (a share of a burst of points
 due at the same instant; ``triggers.start_slot``, one slot, for messages queued by earlier versions);
-``triggers.scan_schedules`` runs every minute from ``CELERY_BEAT_SCHEDULE``. Retries are
-safe: the slot's unique key and its ``starting`` state make a second attempt start nothing.
+``triggers.scan_schedules`` runs every minute from ``CELERY_BEAT_SCHEDULE``. Retries are safe: the slot's
+unique key and its ``starting`` state make a second attempt start nothing.
 """
 
 from __future__ import annotations
@@ -36,3 +37,8 @@ def start_slots(slot_ids: list[int]) -> list[str]:
 @shared_task(name="triggers.scan_schedules", **RETRY)
 def scan_schedules() -> int:
     return schedules.scan()
+
+
+@shared_task(name="triggers.fire_schedules", **RETRY)
+def fire_schedules(entries: list[dict]) -> list[str]:
+    return schedules.fire_many(entries)

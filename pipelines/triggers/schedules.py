@@ -12,10 +12,11 @@ Exactly once: the task computes the slot — the most recent due instant of the 
 ``ScheduleSlot(pipeline, point, scheduled_for)`` (status ``starting``) under a unique key. The first insert
 wins; a second beat, a restarted beat or the scan finds the row (or gets an IntegrityError) and only counts
 an attempt. The winner moves the row from ``starting`` to its final status before starting the run, so a
-redelivered task cannot start it twice. Bursts: beat sends one entry per tick, so the first task of an
-instant also claims the other points sharing its crontab (same time, days and zone) and queues
-``triggers.start_slots`` for every 10 of them — the worker's processes share them at once, one task and one
-permission check per creator for every 10 starts.
+redelivered task cannot start it twice. Bursts: the first task of an instant also claims the other points
+sharing its crontab (same time, days and zone) and queues ``triggers.start_slots`` for every 10 of them — the
+worker's processes share them at once, one task and one permission check per creator for every 10 starts.
+Beat sends that first entry on its own and the others due with it as one ``triggers.fire_schedules`` message
+(``triggers.beat``), whose entries are found claimed and counted together (``fire_many``).
 
 Wall-clock times follow RFC 5545 §3.3.5, which is also what celery's crontab does: a time inside a
 spring-forward gap is read with the offset before the gap (02:30 in Berlin on 2026-03-29, when clocks jump
@@ -50,7 +51,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from devops_console.core.permissions import EXECUTE
-from devops_console.core.prepared import save_fields
+from devops_console.core.prepared import save_fields, saves_together
 from pipelines.definition.triggers import DAYS, MAX_SCHEDULES
 from pipelines.models import Pipeline
 from pipelines.triggers.models import ScheduleSlot
@@ -58,6 +59,7 @@ from pipelines.triggers.models import ScheduleSlot
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "triggers.fire_schedule"
+BATCH_TASK_NAME = "triggers.fire_schedules"  # entries due together, sent as one message (``triggers.beat``)
 # Beat's messages wait behind the starts a sweep queues (Redis: 0 is the highest priority, the default):
 # in a burst, most of them only find their slot recorded already.
 FIRE_PRIORITY = 6
@@ -210,6 +212,8 @@ def connect_signals() -> None:
 
 
 def _parse_time(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
     try:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
@@ -351,8 +355,9 @@ def start_slots(slot_ids: list[int]) -> list[str]:
     try:
         _launch_all(rows, allowed)
     finally:  # what was started is recorded even if something unexpected stops the loop
-        for row in rows:  # one short statement each: a bulk_update's CASE expressions cost several times more
-            save_fields(row, ["status", "detail", "run"])
+        with saves_together():  # one statement for all
+            for row in rows:
+                save_fields(row, ["status", "detail", "run"])
     return [row.status for row in rows]
 
 
@@ -459,18 +464,80 @@ def fire(pipeline_id: int, point: int, *, armed=None, now: datetime | None = Non
     return _start(pipeline, row, triggers, Status.FIRED)
 
 
+def fire_many(entries: list[dict], *, now: datetime | None = None) -> list[str]:
+    """Body of ``triggers.fire_schedules``: beat entries that fell due together (``triggers.beat`` sends them
+    as one message), each as ``fire`` would, in order; returns what happened to each.
+
+    In a burst most of them are duplicates — a sweep claimed their slots, or the other beat's message came
+    first — so they are looked up and counted together (two statements), and only the others are fired one
+    by one; after a fire that claimed its slot (and may have swept the others of its instant) the rest are
+    looked up again."""
+    given, now = now, now or timezone.now()
+    parsed = [_entry_key(entry) for entry in entries]
+    results: list[str | None] = [None if key else "invalid" for key in parsed]
+    todo = [index for index, key in enumerate(parsed) if key]
+    look_up = True
+    for position, index in enumerate(todo):
+        if look_up:
+            recorded = _counted_as_duplicates([parsed[i] for i in todo[position:]], now)
+            for i in todo[position:]:
+                if parsed[i][:2] in recorded:
+                    results[i] = "duplicate"
+            look_up = False
+        if results[index] is None:
+            pipeline_id, point, armed_at = parsed[index]
+            results[index] = fire(pipeline_id, point, armed=armed_at, now=given)
+            look_up = results[index] not in _UNCLAIMED
+    return results
+
+
+# What ``fire`` answers when it claimed no slot (nothing can have been swept).
+_UNCLAIMED = {"duplicate", "gone", "inactive", "not due", "invalid"}
+
+
+def _entry_key(entry) -> tuple[int, int, datetime | None] | None:
+    """(pipeline id, point, armed at) of a beat entry's kwargs, or None if they are not an entry's."""
+    try:
+        return int(entry["pipeline_id"]), int(entry["point"]), _parse_time(entry.get("armed"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _duplicate_window(armed_at: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """A point falls due at most once a day, so a slot of it recorded for the last ``missed_after()`` (or up to
+    ``EARLY_TOLERANCE`` ahead) and after the point was armed (an edited time is a new slot) is the one a beat
+    message at ``now`` is for: (after, until]."""
+    since = now - missed_after()
+    return (since if armed_at is None else max(since, armed_at)), now + EARLY_TOLERANCE
+
+
 def _counted_as_duplicate(pipeline_id: int, point: int, armed_at: datetime | None, now: datetime) -> bool:
     """The common case in a burst — the second beat's message, or one for a point a sweep claimed — answered
-    with one statement that also counts the attempt, without reading the pipeline. A point falls due at most
-    once a day, so a slot of it recorded for the last ``missed_after()`` (or up to ``EARLY_TOLERANCE`` ahead)
-    and after the point was armed (an edited time is a new slot) is the one this message is for."""
-    since = now - missed_after()
-    if armed_at is not None:
-        since = max(since, armed_at)
+    with one statement that also counts the attempt, without reading the pipeline."""
+    since, until = _duplicate_window(armed_at, now)
     recorded = ScheduleSlot.objects.filter(
-        pipeline_id=pipeline_id, point=point, scheduled_for__gt=since, scheduled_for__lte=now + EARLY_TOLERANCE
+        pipeline_id=pipeline_id, point=point, scheduled_for__gt=since, scheduled_for__lte=until
     )
     return bool(recorded.update(attempts=F("attempts") + 1))
+
+
+def _counted_as_duplicates(keys: list[tuple[int, int, datetime | None]], now: datetime) -> set[tuple[int, int]]:
+    """``_counted_as_duplicate`` for many entries: one read and one update; the (pipeline, point) recorded."""
+    windows = {(pipeline_id, point): _duplicate_window(armed_at, now) for pipeline_id, point, armed_at in keys}
+    earliest = min(since for since, _until in windows.values())
+    rows = ScheduleSlot.objects.filter(
+        pipeline_id__in={pipeline_id for pipeline_id, _point in windows},
+        scheduled_for__gt=earliest,
+        scheduled_for__lte=now + EARLY_TOLERANCE,
+    ).values_list("pk", "pipeline_id", "point", "scheduled_for")
+    hits = {}
+    for pk, pipeline_id, point, at in rows:
+        window = windows.get((pipeline_id, point))
+        if window and window[0] < at <= window[1]:
+            hits[pk] = (pipeline_id, point)
+    if hits:
+        ScheduleSlot.objects.filter(pk__in=list(hits)).update(attempts=F("attempts") + 1)
+    return set(hits.values())
 
 
 def _armed_points(entries) -> dict[int, dict[int, datetime]]:

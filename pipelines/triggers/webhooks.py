@@ -17,12 +17,15 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from devops_console.core.prepared import Prepared, first
 from pipelines.models import Pipeline
 
 from . import deliveries
 from .providers import PROVIDERS
 
 logger = logging.getLogger(__name__)
+# Only what recording a delivery needs (not the definition); prepared (``core.prepared``): it runs for every one.
+_PIPELINE = Prepared(lambda pk: Pipeline.objects.filter(pk=pk).only("pk", "project_id").order_by())
 
 
 def read_body(request, limit: int) -> bytes | None:
@@ -42,7 +45,7 @@ class WebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request, provider: str, pipeline_id: int):
-        pipeline = Pipeline.objects.filter(pk=pipeline_id).first() if provider in PROVIDERS else None
+        pipeline = first(_PIPELINE(pipeline_id)) if provider in PROVIDERS else None
         if pipeline is None:
             return JsonResponse({"error_code": "TRIGGERS.4040", "error_msg": "Not found."}, status=404)
         try:
