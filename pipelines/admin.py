@@ -4,10 +4,12 @@ the definition shown read-only as JSON, secret parameter values never shown (onl
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -116,18 +118,47 @@ class HostForm(forms.ModelForm):
         model = Host
         fields = ["address", "port", "ssh_user", "credential"]
 
-    def clean_credential(self):
-        credential = self.cleaned_data.get("credential")
-        group = getattr(self.instance, "group", None) if self.instance.group_id else None
-        if credential and group is not None and credential.project_id != group.project_id:
-            raise ValidationError("Choose a credential of the host group's project.")
-        return credential
+
+class HostFormSet(BaseInlineFormSet):
+    """The host rows are checked by the host-group service, as the pages and the API check them
+    (``hostgroups.check_hosts``: address, SSH user, port, a password or key credential of the group's project
+    that the editor may use, no host twice, at most 200); its errors land on the row and field they name."""
+
+    actor = None  # the editing user, set per request by ``HostInline.get_formset``
+
+    def clean(self):
+        super().clean()
+        group = self.instance
+        if any(self.errors) or group is None or not group.project_id:
+            return  # the group's own fields are wrong: they are reported first
+        rows = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        raw = [
+            {key: form.cleaned_data.get(key) for key in ("address", "port", "ssh_user")}
+            | {"credential": getattr(form.cleaned_data.get("credential"), "pk", None)}
+            for form in rows
+        ]
+        errors = hostgroups.check_hosts(self.actor, group.project, raw, group if group.pk else None)
+        for key, why in errors.items():
+            found = _ROW_FIELD.fullmatch(key)
+            if found is None:
+                raise ValidationError(why)
+            form, field = rows[int(found[1])], found[2]
+            form.add_error(field if field in form.fields else None, why)
+
+
+_ROW_FIELD = re.compile(r"hosts\[(\d+)\]\.(\w+)")
 
 
 class HostInline(admin.TabularInline):
     model = Host
     form = HostForm
+    formset = HostFormSet
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)  # a class made for this request
+        formset.actor = request.user
+        return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "credential":

@@ -15,14 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from devops_console.core.models import ADMIN_ROLES, Membership, Role
+from devops_console.core.models import ADD_HOST_GROUP
 from devops_console.core.parsing import parse_uint
-from devops_console.core.permissions import USE
+from devops_console.core.permissions import USE, can
 from endpoints.models import Credential
 from pipelines.models import Host, HostGroup, Pipeline
 
-#: who creates, changes and deletes host groups (as ``HostGroup.restrict_q``)
-MANAGE_ROLES = (*ADMIN_ROLES, Role.OPERATOR)
 KEYS = frozenset({"name", "description", "hosts"})
 HOST_KEYS = frozenset({"address", "port", "ssh_user", "credential"})
 #: credential kinds the SSH deploy executor logs in with
@@ -42,9 +40,8 @@ class HostGroupInUse(Exception):
 
 
 def may_manage(user, project) -> bool:
-    if getattr(user, "is_superuser", False):
-        return True
-    return Membership.objects.filter(project=project, user=user, role__in=list(MANAGE_ROLES)).exists()
+    """Whether ``user`` may create (and manage) host groups in ``project`` (``Project.restrict_q``)."""
+    return can(user, project, ADD_HOST_GROUP)
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -172,6 +169,14 @@ def _hosts(actor, project, raw, errors, group=None) -> list[dict] | None:
             errors[f"hosts[{i}].address"] = [_("This host is listed twice.")]
         seen.add(key)
     return hosts
+
+
+def check_hosts(actor, project, raw: list, group: HostGroup | None = None) -> dict[str, list[str]]:
+    """The errors the pages and the API answer for ``raw`` hosts of a group of ``project`` (keyed ``hosts`` or
+    ``hosts[i].<field>``), for a form that edits the host rows itself (the admin's)."""
+    errors: dict[str, list[str]] = {}
+    _hosts(actor, project, raw, errors, group)
+    return errors
 
 
 def _clean(actor, project, data, group=None) -> dict:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from devops_console.core.fields import SecretField
-from devops_console.core.models import ADMIN_ROLES, Project, Role
+from devops_console.core.models import GATE_TEMPLATE_AUTHORS, HOST_GROUP_MANAGERS, PIPELINE_AUTHORS, Project, Role
 from devops_console.core.permissions import (
     ADD,
     CHANGE,
@@ -73,8 +73,8 @@ class Pipeline(models.Model):
         """View is always on for members (A3); execute / modify / delete come from guardian (A1, A2, A5)."""
         if action == VIEW:
             return Q(project_id__in=member_project_ids(user))
-        if action == ADD:  # creating a pipeline in a project: developers and up
-            return Q(project_id__in=member_project_ids(user, [*ADMIN_ROLES, Role.DEVELOPER]))
+        if action == ADD:  # creating a pipeline in a project: developers and up (Project's ADD_PIPELINE)
+            return Q(project_id__in=member_project_ids(user, PIPELINE_AUTHORS))
         codename = PIPELINE_PERMS.get(action)
         if codename is None:
             return nothing()
@@ -217,7 +217,7 @@ class HostGroup(models.Model):
         if action == VIEW:
             return Q(project_id__in=member_project_ids(user))
         if action in (ADD, CHANGE, DELETE):
-            return Q(project_id__in=member_project_ids(user, [*ADMIN_ROLES, Role.OPERATOR]))
+            return Q(project_id__in=member_project_ids(user, HOST_GROUP_MANAGERS))
         return nothing()
 
 
@@ -276,5 +276,5 @@ class GateTemplate(models.Model):
         if action == VIEW:
             return Q(project__isnull=True) | Q(project_id__in=member_project_ids(user))
         if action in (ADD, CHANGE, DELETE):
-            return Q(project_id__in=member_project_ids(user, [*ADMIN_ROLES, Role.DEVELOPER, Role.TESTER]))
+            return Q(project_id__in=member_project_ids(user, GATE_TEMPLATE_AUTHORS))
         return nothing()

@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
-from devops_console.core.models import ADMIN_ROLES, Membership, Role
-from devops_console.core.permissions import USE, is_active_user
+from devops_console.core.models import ADD_GATE_TEMPLATE, Membership
+from devops_console.core.permissions import USE, can
 from endpoints.models import EndpointUsage, ServiceEndpoint
 from pipelines import permissions
 from pipelines.definition import (
@@ -226,13 +226,8 @@ GATE_METRICS = {"issue_count": 1_000_000, "pass_rate": 100}  # metric -> highest
 
 
 def can_add_gate_template(actor, project) -> bool:
-    """Whether ``actor`` may create gate templates in ``project`` (the ADD rule of ``GateTemplate.restrict_q``)."""
-    if not is_active_user(actor):
-        return False
-    if actor.is_superuser:
-        return True
-    roles = [*ADMIN_ROLES, Role.DEVELOPER, Role.TESTER]
-    return Membership.objects.filter(project=project, user=actor, role__in=roles).exists()
+    """Whether ``actor`` may create gate templates in ``project`` (``Project.restrict_q``)."""
+    return can(actor, project, ADD_GATE_TEMPLATE)
 
 
 @transaction.atomic

@@ -183,7 +183,7 @@ def test_stand_in_client_cert_files_are_cleaned_up(kube_standin, test_ca, privat
     [
         ("::: not yaml :::\n  - [", "not valid YAML"),
         ("apiVersion: v1\nclusters: []\n", "no current-context"),
-        ("current-context: x\ncontexts: []\n", "no context named 'x'"),
+        ("current-context: x\ncontexts: []\n", "current context 'x' is not among the contexts"),
     ],
 )
 def test_unusable_kubeconfig_is_unauthenticated(text, reason):

@@ -89,3 +89,40 @@ def test_admin_keeps_a_host_group_that_pipelines_use(client, world):
     assert HostGroup.objects.get(pk=group.pk).name == "web"
     services.delete_pipeline(world.users["creator"], pipeline)
     assert client.get(f"/admin/pipelines/hostgroup/{group.pk}/delete/").status_code == 200  # unused now
+
+
+def test_admin_host_rows_are_checked_as_the_pages_and_api_check_them(client, world):
+    """R7 through the admin: the host-group service checks the rows (hostgroups.check_hosts) — address, SSH
+    user, a password or key credential of the group's project, no host twice — each error on its row and
+    field, nothing saved; correct rows are saved."""
+    from endpoints import services as endpoint_services
+    from pipelines.models import Host
+
+    def credential(name, kind="username_password", project=None, actor="manager"):
+        data = {"name": name, "kind": kind, "identity": "deploy", "secret": "ssh-pw-123456", "shared": True}
+        return endpoint_services.create_credential(world.users[actor], project or world.project, data)
+
+    ssh, token = credential("ssh"), credential("tok", kind="username_token")
+    foreign = credential("theirs", project=world.other_project, actor="other_creator")
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-root-1"))
+
+    def post(*rows):
+        data = {"project": world.project.pk, "name": "web", "description": "",
+                "hosts-TOTAL_FORMS": str(len(rows)), "hosts-INITIAL_FORMS": "0"}  # fmt: skip
+        for i, (address, user, cred) in enumerate(rows):
+            data |= {f"hosts-{i}-address": address, f"hosts-{i}-port": "22", f"hosts-{i}-ssh_user": user,
+                     f"hosts-{i}-credential": cred.pk}  # fmt: skip
+        return client.post("/admin/pipelines/hostgroup/add/", data)
+
+    response = post(("not a host!", "deploy", ssh), ("web1.example.com", "1root", ssh),
+                    ("web2.example.com", "deploy", token), ("web3.example.com", "deploy", foreign),
+                    ("web4.example.com", "deploy", ssh), ("WEB4.example.com", "deploy", ssh))  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 200 and not HostGroup.objects.filter(name="web").exists()
+    errors = response.context["inline_admin_formsets"][0].formset.errors
+    assert [sorted(e) for e in errors] == [["address"], ["ssh_user"], ["credential"], ["credential"], [], ["address"]]
+    assert "cannot log in over SSH" in page and "does not exist in this project" in page and "listed twice" in page
+    response = post(("web1.example.com", "deploy", ssh), ("10.0.0.7", "deploy", ssh))
+    assert response.status_code == 302
+    hosts = Host.objects.filter(group__name="web").order_by("address").values_list("address", "ssh_user")
+    assert list(hosts) == [("10.0.0.7", "deploy"), ("web1.example.com", "deploy")]

@@ -113,3 +113,26 @@ def test_membership_changes_resync_rights(world, pipeline):
     assert rights(world, "viewer", pipeline) == {VIEW, EXECUTE, CHANGE, DELETE}
     membership.delete()
     assert rights(world, "viewer", pipeline) == set()
+
+
+@pytest.mark.django_db
+def test_project_actions_for_host_groups_and_gate_templates_follow_the_roles(world):
+    """R7, P7: who may create host groups (creator, manager, operator) and gate templates (creator, manager,
+    developer, tester) is one rule in ``Project.restrict_q``; the pages' and API's checks ask it, and the
+    models' ADD rules use the same role lists. A deactivated member may do neither."""
+    from devops_console.core.models import ADD_GATE_TEMPLATE, ADD_HOST_GROUP, Project
+    from pipelines import hostgroups, services
+
+    hosts = {Role.CREATOR, Role.MANAGER, Role.OPERATOR}
+    gates = {Role.CREATOR, Role.MANAGER, Role.DEVELOPER, Role.TESTER}
+    for name, user in world.users.items():
+        role = Membership.objects.filter(project=world.project, user=user).values_list("role", flat=True).first()
+        may_hosts = Project.objects.restrict(user, ADD_HOST_GROUP).filter(pk=world.project.pk).exists()
+        may_gates = Project.objects.restrict(user, ADD_GATE_TEMPLATE).filter(pk=world.project.pk).exists()
+        assert (may_hosts, may_gates) == (role in hosts, role in gates), name
+        assert hostgroups.may_manage(user, world.project) is may_hosts
+        assert services.can_add_gate_template(user, world.project) is may_gates
+    operator = world.users["operator"]
+    operator.is_active = False
+    operator.save()
+    assert hostgroups.may_manage(operator, world.project) is False

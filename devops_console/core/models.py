@@ -37,8 +37,14 @@ class Role(models.TextChoices):
 
 #: Roles that administer a project's members and see every object in it.
 ADMIN_ROLES = (Role.CREATOR, Role.MANAGER)
-#: Project action: create pipelines in it (developers and up).
-ADD_PIPELINE = "add_pipeline"
+#: Project actions (``Project.restrict_q``) and who may do them; the models of a project's things take their
+#: ADD / CHANGE / DELETE rules from the same role lists.
+ADD_PIPELINE = "add_pipeline"  # create pipelines in it
+ADD_HOST_GROUP = "add_host_group"  # create (and manage) its host groups
+ADD_GATE_TEMPLATE = "add_gate_template"  # create (and manage) its gate templates
+PIPELINE_AUTHORS = (*ADMIN_ROLES, Role.DEVELOPER)
+HOST_GROUP_MANAGERS = (*ADMIN_ROLES, Role.OPERATOR)
+GATE_TEMPLATE_AUTHORS = (*ADMIN_ROLES, Role.DEVELOPER, Role.TESTER)
 #: Roles that may be given through the members page or API (the creator role is never handed out).
 ASSIGNABLE_ROLES = tuple(role for role in Role if role != Role.CREATOR)
 
@@ -69,15 +75,18 @@ class Project(models.Model):
 
     @classmethod
     def restrict_q(cls, user, action):
-        """Members view; creator and managers change and administer members; only the creator deletes."""
+        """Members view; creator and managers change and administer members; only the creator deletes; the
+        project actions by their role lists."""
         if action == VIEW or action == ADD:
             return Q(pk__in=member_project_ids(user))
         if action in (CHANGE, ADMINISTER):
             return Q(pk__in=member_project_ids(user, ADMIN_ROLES))
         if action == DELETE:
             return Q(pk__in=member_project_ids(user, [Role.CREATOR]))
-        if action == ADD_PIPELINE:
-            return Q(pk__in=member_project_ids(user, [*ADMIN_ROLES, Role.DEVELOPER]))
+        roles = {ADD_PIPELINE: PIPELINE_AUTHORS, ADD_HOST_GROUP: HOST_GROUP_MANAGERS,
+                 ADD_GATE_TEMPLATE: GATE_TEMPLATE_AUTHORS}.get(action)  # fmt: skip
+        if roles is not None:
+            return Q(pk__in=member_project_ids(user, roles))
         return nothing()
 
 
