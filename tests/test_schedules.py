@@ -378,6 +378,24 @@ def test_entries_sent_together_fire_the_burst_once_and_are_counted_together(
 
 
 @pytest.mark.django_db
+def test_a_message_counts_each_entry_it_finds_recorded_once(world, django_capture_on_commit_callbacks):
+    """An entry found recorded is counted once per message, also when a later entry of the message fires and
+    the rest are looked up again (two crontabs due at the same instant: neither sweeps the other)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    due, slot = _due_now(zone)
+    today = DAYS[slot.astimezone(zone).weekday()]
+    first, second = scheduled(world, due, name="daily"), scheduled(world, point(due["time"], today), name="today")
+    for pipeline in (first, second):
+        arm(pipeline, slot - timedelta(hours=1))
+    now = slot + timedelta(seconds=0.1)
+    with django_capture_on_commit_callbacks():
+        assert schedules.fire(first.pk, 0, now=now) == "fired"  # the other beat's first message
+        kwargs = [json.loads(next(iter(entries(p).values())).kwargs) for p in (second, first)]
+        assert schedules.fire_many(kwargs, now=now) == ["fired", "duplicate"]
+    assert ScheduleSlot.objects.get(pipeline=first).attempts == 2
+
+
+@pytest.mark.django_db
 def test_a_point_edited_to_a_later_time_fires_its_new_slot(world):
     """An edited time is a new slot, even minutes after the point's earlier slot: the message of the re-armed
     entry is not taken for a duplicate of the slot that already ran."""

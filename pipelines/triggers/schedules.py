@@ -411,15 +411,16 @@ def _sweep(own: ScheduleSlot, entry_name: str, now: datetime) -> int:
     if any(pk < own.pk for pk in done.values()):
         return 0  # an earlier task of this instant sweeps
     claims = []
-    for pipeline in Pipeline.objects.filter(pk__in=list(armed)).only("pk", "definition"):
-        triggers = pipeline.definition.get("triggers") or {}
+    # Only the triggers of each definition (the database extracts them: no whole definition to parse).
+    for pipeline_id, triggers in Pipeline.objects.filter(pk__in=list(armed)).values_list("pk", "definition__triggers"):
+        triggers = triggers if isinstance(triggers, dict) else {}
         points, zone = triggers.get("schedules") or [], ZoneInfo(zone_name(triggers))
-        for index, since in armed[pipeline.pk].items():
-            if (pipeline.pk, index) in done or since >= slot or index >= len(points):
+        for index, since in armed[pipeline_id].items():
+            if (pipeline_id, index) in done or since >= slot or index >= len(points):
                 continue
             if latest_due(points[index], zone, now + EARLY_TOLERANCE) != slot:
                 continue
-            claims.append(ScheduleSlot(pipeline_id=pipeline.pk, point=index, scheduled_for=slot, fired_at=now,
+            claims.append(ScheduleSlot(pipeline_id=pipeline_id, point=index, scheduled_for=slot, fired_at=now,
                                        delay=(now - slot).total_seconds(), status=Status.STARTING))  # fmt: skip
     if not claims:
         return 0
@@ -478,9 +479,10 @@ def fire_many(entries: list[dict], *, now: datetime | None = None) -> list[str]:
     todo = [index for index, key in enumerate(parsed) if key]
     look_up = True
     for position, index in enumerate(todo):
-        if look_up:
-            recorded = _counted_as_duplicates([parsed[i] for i in todo[position:]], now)
-            for i in todo[position:]:
+        if look_up:  # the entries not decided yet (each is counted once)
+            undecided = [i for i in todo[position:] if results[i] is None]
+            recorded = _counted_as_duplicates([parsed[i] for i in undecided], now) if undecided else set()
+            for i in undecided:
                 if parsed[i][:2] in recorded:
                     results[i] = "duplicate"
             look_up = False
