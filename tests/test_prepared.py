@@ -98,6 +98,14 @@ def test_an_argument_used_several_times_takes_its_value_everywhere(world, two_pi
     assert prepared(two.pk) == [(two.pk,)]
 
 
+def test_an_id_beyond_the_databases_range_matches_nothing(two_pipelines, django_assert_num_queries):
+    """As Django's integer lookups: an id outside 64 bits (from a URL) finds no row, without an overflow."""
+    prepared = Prepared(lambda pk: Pipeline.objects.filter(pk=pk))
+    with django_assert_num_queries(0):
+        assert prepared(2**63) == [] and prepared(-(2**63) - 1) == [] and prepared(10**30) == []
+    assert len(prepared(two_pipelines[0].pk)) == 1
+
+
 def test_argument_count_is_checked():
     with pytest.raises(TypeError):
         Prepared(lambda pk: Pipeline.objects.filter(pk=pk))(1, 2)

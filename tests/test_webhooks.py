@@ -251,6 +251,9 @@ def test_unknown_pipeline_or_provider_is_404_and_get_is_405(pipeline, secret):
         f"/webhooks/generic/{pipeline.pk + 999}/", sample("generic-push"), content_type="application/json"
     )
     assert response.status_code == 404
+    for huge in (2**63, 10**30):  # beyond any database id: no row, not an overflow
+        response = Client().post(f"/webhooks/generic/{huge}/", sample("generic-push"), content_type="application/json")
+        assert response.status_code == 404
     assert Client().get(f"/webhooks/generic/{pipeline.pk}/").status_code == 405
     assert not Delivery.objects.exists()
 

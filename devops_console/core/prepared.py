@@ -11,10 +11,10 @@ the arguments, compiles it, and puts the real values where the markers are.
     run = first(locked_run(run_id))
 
 Arguments are integers (ids), each used at least once in the query (a user id in several subqueries of a
-permission check); anything that varies otherwise (a list of ids, a slice) belongs in a plain queryset. Model
-querysets come back as model instances, built as Django builds them (field converters, ``select_related``,
-deferred fields), ``values_list`` querysets as rows. Annotations on model querysets and ``values()``
-dictionaries are not supported.
+permission check), and one outside 64 bits matches no row (a URL's id: no overflow); anything that varies
+otherwise (a list of ids, a slice) belongs in a plain queryset. Model querysets come back as model instances,
+built as Django builds them (field converters, ``select_related``, deferred fields), ``values_list`` querysets
+as rows. Annotations on model querysets and ``values()`` dictionaries are not supported.
 
 ``save_fields(obj, fields)`` is the same for the hottest writes: ``obj.save(update_fields=fields)`` with the
 UPDATE built once per model, fields and database (Django's save builds a queryset, a query and its SQL for
@@ -39,6 +39,7 @@ from django.db.models.signals import post_save, pre_save
 
 # Far outside any id range: a marker that also appeared as a constant of the query would be ambiguous.
 MARKER_BASE = -7_319_246_000_000
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1  # the databases' 64-bit integers; an argument outside matches no row
 
 
 class Prepared:
@@ -76,11 +77,14 @@ class Prepared:
     def __call__(self, *args: int, using: str = DEFAULT_DB_ALIAS) -> list:
         if len(args) != self._arity:
             raise TypeError(f"expected {self._arity} arguments, got {len(args)}")
+        args = tuple(int(value) for value in args)
+        if any(not ID_MIN <= value <= ID_MAX for value in args):
+            return []  # no row has such an id (Django's integer lookups answer nothing, too)
         compiled = self._compiled_for(using)
         values = list(compiled.params)
         for slots, value in zip(compiled.slots, args, strict=True):
             for slot in slots:
-                values[slot] = int(value)
+                values[slot] = value
         with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, values)
             found = cursor.fetchall()
@@ -234,7 +238,7 @@ _MULTI_UPDATES: dict[tuple, tuple[str, list]] = {}
 
 
 def _compile_multi_update(model: type[Model], fields: tuple[str, ...], count: int) -> tuple[str, list]:
-    key = (model, fields, count)
+    key = (model, fields, count, connections[DEFAULT_DB_ALIAS].vendor)  # the SQL differs by database
     if key not in _MULTI_UPDATES:
         _MULTI_UPDATES[key] = _build_multi_update(model, fields, count)
     return _MULTI_UPDATES[key]

@@ -63,8 +63,10 @@ class Scheduler(DatabaseScheduler):
         return super().schedules_equal(old_schedules, new_schedules)
 
     def apply_entry(self, entry, producer=None):
-        if entry.task != TASK_NAME or not self._in_burst:
-            self._in_burst = self._in_burst or entry.task == TASK_NAME
+        if entry.task != TASK_NAME:
+            return super().apply_entry(entry, producer=producer)
+        if not self._in_burst:  # the first of a burst: at once, alone (its task sweeps the instant)
+            self._in_burst = True
             return super().apply_entry(entry, producer=producer)
         options = {k: v for k, v in entry.options.items() if k != "headers"}
         key = tuple(sorted(options.items()))
