@@ -141,3 +141,19 @@ def test_admin_lists_deliveries_read_only_and_never_shows_a_secret(world, pipeli
     outsider.save()
     client.force_login(outsider)
     assert "generic" not in client.get("/admin/triggers/delivery/").content.decode()
+
+
+def test_every_settings_page_lists_each_tab_once(world, pipeline):
+    """The pipeline's settings tabs (P4) are one list: the Webhooks page showed its own tab twice."""
+    import re
+
+    from pipelines.views.config import TABS
+
+    client = Client()
+    client.force_login(world.users["developer"])
+    base = f"/projects/{pipeline.project_id}/pipelines/{pipeline.pk}/settings/"
+    for suffix in ("basic/", "parameters/", "triggers/", "webhooks/", "permissions/", "notifications/", "history/"):
+        html = client.get(base + suffix).content.decode()
+        tabs = html.split('data-testid="settings-tabs"', 1)[1].split("</ul>", 1)[0]
+        labels = [re.sub(r"\s+", " ", label).strip() for label in re.findall(r"<a[^>]*>(.*?)</a>", tabs, re.S)]
+        assert len(labels) == len(set(labels)) >= len(TABS), (suffix, labels)

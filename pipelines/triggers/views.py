@@ -10,7 +10,6 @@ from __future__ import annotations
 from django import forms
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from encrypted_model_fields.fields import decrypt_str, encrypt_str
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -18,7 +17,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from devops_console.core.formstyle import StyledFormMixin
 from devops_console.core.permissions import CHANGE, VIEW
 from pipelines.views.base import url_or_none
-from pipelines.views.config import TABS, SettingsView
+from pipelines.views.config import SettingsView
 
 from .api import dry_run, webhook_info
 from .deliveries import generate_secret
@@ -100,13 +99,7 @@ class WebhooksView(SettingsView):
     http_method_names = ["get"]
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        args = [self.project.pk, self.pipeline.pk]
-        tabs = []
-        for key, label, name in TABS:
-            tabs.append((key, label, url_or_none(name, *args)))
-            if key == "triggers":
-                tabs.append(("webhooks", _("Webhooks"), url_or_none("pipeline-webhooks", *args)))
+        context = super().get_context_data(**kwargs)  # the settings tabs, Webhooks among them
         info = webhook_info(self.request, self.pipeline)
         providers = [(key, label, info["urls"][key], help_text) for key, label, help_text in PROVIDER_HELP]
         status = self.request.GET.get("status", "")
@@ -117,7 +110,6 @@ class WebhooksView(SettingsView):
         page = paginator.get_page(self.request.GET.get("page"))
         triggers = self.pipeline.definition.get("triggers") or {}
         context.update(
-            tabs=tabs,
             info=info,
             providers=providers,
             page_obj=page,
@@ -126,7 +118,7 @@ class WebhooksView(SettingsView):
             status=status,
             statuses=Delivery.Status.choices,
             rules=[(kind, triggers.get(kind) or {}) for kind in KINDS],
-            plan_url=url_or_none("pipeline-settings-triggers", *args),
+            plan_url=url_or_none("pipeline-settings-triggers", self.project.pk, self.pipeline.pk),
             form=kwargs.get("form") or DryRunForm(initial={"event": "push"}),
         )
         return context
