@@ -68,3 +68,21 @@ def test_may_answers_what_the_restricted_queryset_answers(world, django_assert_n
     assert may(world.users["outsider"], Pipeline, EXECUTE, theirs.pk) is False  # not a member (A3)
     with django_assert_num_queries(1):
         may(world.users["tester"], Pipeline, EXECUTE, mine.pk)
+
+
+def test_can_is_the_restricted_queryset_for_every_kind_of_object_and_action(world):
+    """``can`` (asked by every page and API view for the actions it shows) goes through ``may``'s compiled
+    query: for projects, memberships and pipelines, and actions a model grants nobody (``nothing()``), it
+    answers what ``Model.objects.restrict`` answers."""
+    from devops_console.core.models import ADD_GATE_TEMPLATE, ADD_HOST_GROUP, ADD_PIPELINE, Membership, Project
+    from devops_console.core.permissions import ADMINISTER, CHANGE, DELETE, EXECUTE, USE, VIEW, can
+
+    pipeline = make_pipeline(world, [stage("S", build())], name="p")
+    objects = [world.project, world.other_project, pipeline, *Membership.objects.filter(project=world.project)[:2]]
+    actions = (VIEW, CHANGE, DELETE, ADMINISTER, EXECUTE, USE, ADD_PIPELINE, ADD_HOST_GROUP, ADD_GATE_TEMPLATE)
+    for user in world.users.values():
+        for obj in objects:
+            for action in actions:
+                expected = type(obj).objects.restrict(user, action).filter(pk=obj.pk).exists()
+                assert can(user, obj, action) is expected, (user.username, obj, action)
+    assert can(world.users["creator"], Project(name="unsaved"), VIEW) is False

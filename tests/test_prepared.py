@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -104,6 +104,13 @@ def test_an_id_beyond_the_databases_range_matches_nothing(two_pipelines, django_
     with django_assert_num_queries(0):
         assert prepared(2**63) == [] and prepared(-(2**63) - 1) == [] and prepared(10**30) == []
     assert len(prepared(two_pipelines[0].pk)) == 1
+
+
+def test_a_query_no_row_can_meet_answers_nothing_without_the_database(two_pipelines, django_assert_num_queries):
+    """As Django does for ``Q(pk__in=[])`` (``permissions.nothing()``, an action a model grants nobody)."""
+    prepared = Prepared(lambda pk: Pipeline.objects.filter(Q(pk__in=[]), pk=pk).values_list("pk"))
+    with django_assert_num_queries(0):
+        assert prepared(two_pipelines[0].pk) == []
 
 
 def test_argument_count_is_checked():

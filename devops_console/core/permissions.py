@@ -94,14 +94,14 @@ def get_object_for_action(queryset_or_model, user, action: str = VIEW, **lookup)
 
 
 def can(user, obj, action: str) -> bool:
-    """Whether ``user`` may do ``action`` on ``obj`` — answered by the same restricted queryset."""
-    return type(obj)._default_manager.restrict(user, action).filter(pk=obj.pk).exists()
+    """Whether ``user`` may do ``action`` on ``obj`` — answered by the same restricted queryset (``may``)."""
+    return obj.pk is not None and may(user, type(obj), action, obj.pk)
 
 
 def may(user, model, action: str, pk: int) -> bool:
-    """``can`` by id: whether ``user`` may do ``action`` on the ``model`` row ``pk``. The same restricted
-    queryset, compiled once per model and action (``core.prepared``) for the checks tasks make for every
-    delivery or start (A6: a webhook's run starts as the pipeline creator, who must still be allowed to)."""
+    """Whether ``user`` may do ``action`` on the ``model`` row ``pk``: the restricted queryset, compiled once per
+    model and action (``core.prepared``), as pages ask it for every object they show actions for and tasks
+    for every delivery (A6: a webhook's run starts as the pipeline creator, who must still be allowed to)."""
     if not is_active_user(user) or user.is_superuser:
         return model._default_manager.restrict(user, action).filter(pk=pk).exists()
     return bool(_restricted_pk(model, action)(user.pk, pk))

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
@@ -40,6 +40,7 @@ from django.db.models.signals import post_save, pre_save
 # Far outside any id range: a marker that also appeared as a constant of the query would be ambiguous.
 MARKER_BASE = -7_319_246_000_000
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1  # the databases' 64-bit integers; an argument outside matches no row
+NOTHING = object()  # what a query that can match no row compiles to
 
 
 class Prepared:
@@ -48,17 +49,20 @@ class Prepared:
     def __init__(self, build: Callable[..., QuerySet]):
         self._build = build
         self._arity = len(inspect.signature(build).parameters)
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[str, _Compiled | object] = {}
         self._lock = threading.Lock()
 
-    def _compile(self, using: str) -> _Compiled:
+    def _compile(self, using: str) -> _Compiled | object:
         markers = [MARKER_BASE - index for index in range(self._arity)]
         queryset = self._build(*markers)
         rows = queryset._iterable_class is ValuesListIterable
         if not rows and queryset._iterable_class is not ModelIterable:
             raise ImproperlyConfigured("A prepared query loads model instances or values_list rows.")
         compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()  # also sets what building the instances needs (select, klass_info)
+        try:
+            sql, params = compiler.as_sql()  # also sets what building the instances needs (select, klass_info)
+        except EmptyResultSet:  # a condition no row meets, whatever the arguments (``Q(pk__in=[])``)
+            return NOTHING
         slots = []
         for marker in markers:
             found = [index for index, value in enumerate(params) if type(value) is int and value == marker]
@@ -67,7 +71,7 @@ class Prepared:
             slots.append(found)
         return _Compiled(compiler, rows, sql, tuple(params), slots, using)
 
-    def _compiled_for(self, using: str) -> _Compiled:
+    def _compiled_for(self, using: str) -> _Compiled | object:
         compiled = self._compiled.get(using)
         if compiled is None:
             with self._lock:
@@ -81,6 +85,8 @@ class Prepared:
         if any(not ID_MIN <= value <= ID_MAX for value in args):
             return []  # no row has such an id (Django's integer lookups answer nothing, too)
         compiled = self._compiled_for(using)
+        if compiled is NOTHING:
+            return []  # as Django answers such a queryset: without asking the database
         values = list(compiled.params)
         for slots, value in zip(compiled.slots, args, strict=True):
             for slot in slots:
