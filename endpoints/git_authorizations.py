@@ -215,22 +215,19 @@ def create_authorization(actor, project, repo_type: str, kind: str, body: dict, 
     """Create (and verify) the service endpoint behind a new authorization; ``Refused`` says why not."""
     repo_type = normal_repo_type(repo_type)
     data, meta, body_names = _plan(repo_type, kind, body, names or {})
+    taken = Refused(
+        "exists",
+        _("An authorization or service endpoint named “%(name)s” already exists in this project.")
+        % {"name": data["name"]},
+    )
     if ServiceEndpoint.objects.filter(project=project, name__iexact=data["name"]).exists():
-        raise Refused(
-            "exists",
-            _("An authorization or service endpoint named “%(name)s” already exists in this project.")
-            % {"name": data["name"]},
-        )
+        raise taken
     try:
         endpoint = services.create_endpoint(actor, project, data, meta=meta)
     except DjangoValidationError as exc:
         errors = {body_names.get(k, k): [str(m) for m in v] for k, v in exc.message_dict.items()}
         raise Refused("invalid", errors=errors) from None
     except IntegrityError:  # the same name, created concurrently
-        raise Refused(
-            "exists",
-            _("An authorization or service endpoint named “%(name)s” already exists in this project.")
-            % {"name": data["name"]},
-        ) from None
+        raise taken from None
     services.verify_endpoint(actor, endpoint)
     return endpoint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Collection
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import yaml
@@ -208,8 +209,24 @@ def _names(entries: dict) -> str:
     return ", ".join(_short(n)[1:-1] for n in sorted(entries)[:20]) or _("(none)")
 
 
+class CurrentContext(NamedTuple):
+    """A checked kubeconfig and what its current context selects: each entry's body (``context:``,
+    ``cluster:``, ``user:``; an absent user body is empty)."""
+
+    config: dict
+    context: dict
+    cluster: dict
+    user: dict
+
+
 def parse_kubeconfig(text: str) -> dict:
-    """Parse and check a kubeconfig (E6); return the parsed mapping or raise ValueError with a safe message.
+    """Parse and check a kubeconfig (E6); return the parsed mapping or raise ValueError with a safe message."""
+    return current_context(text).config
+
+
+def current_context(text: str) -> CurrentContext:
+    """Parse and check a kubeconfig (E6) and resolve its current context, or raise ValueError with a safe
+    message (the Kubernetes connector reads kubeconfigs with it).
 
     Checks: YAML mapping of kind Config (or no kind); ``current-context`` is set and found in
     ``contexts``; that context names a cluster in ``clusters`` with a server and a user in ``users``.
@@ -268,7 +285,8 @@ def parse_kubeconfig(text: str) -> dict:
     errors = validate_url(server, ("http", "https"), field_label=label)
     if errors:
         raise ValueError(errors[0])
-    return data
+    user = users[str(user_name)].get("user")
+    return CurrentContext(data, context, cluster, user if isinstance(user, dict) else {})
 
 
 def _kubeconfig(value: str, spec: FieldSpec) -> list[str]:

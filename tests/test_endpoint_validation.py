@@ -347,6 +347,18 @@ def test_kubeconfig_valid_multi_cluster_and_without_kind():
     assert parse_kubeconfig(kubeconfig(kind=None, apiVersion=None))["users"][0]["name"] == "admin"
 
 
+def test_current_context_gives_the_entries_it_checked():
+    """What the check resolved is what the Kubernetes connector uses (one reading of a kubeconfig): the current
+    context's own cluster and user, the last of entries that share a name."""
+    from endpoints.validation import current_context
+
+    _config, context, cluster, user = current_context(kubeconfig(**{"current-context": "dev"}))
+    assert (context["namespace"], cluster["server"], user) == ("x", "http://dev.example:8080",
+                                                               {"client-key-data": "S0VZLURBVEEtU0VDUkVU"})  # fmt: skip
+    twice = [{"name": "admin", "user": {"token": "old"}}, {"name": "admin", "user": {"token": "new"}}]
+    assert current_context(kubeconfig(users=twice)).user == {"token": "new"}
+
+
 def test_kubeconfig_size_limit():
     """E6: kubeconfig input is limited to 1 MiB."""
     big = kubeconfig() + "# " + "x" * (1024 * 1024) + "\n"

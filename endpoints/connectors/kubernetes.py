@@ -14,7 +14,7 @@ import binascii
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from ..validation import parse_kubeconfig as check_kubeconfig
+from ..validation import current_context
 from ._base import (
     STATUS_NORMAL,
     AuthenticationFailed,
@@ -42,14 +42,6 @@ class KubeTarget:
     namespace: str = ""  # the current context's, if it names one
 
 
-def _named(items: list, name: object, kind: str) -> dict:
-    """The body (``cluster``, ``user``, ``context``) of the entry called ``name`` (the kubeconfig was checked: it
-    is there; of entries with the same name the last counts, as for the check)."""
-    entry = [item for item in items if str(item.get("name")) == str(name)][-1]
-    body = entry.get(kind)
-    return body if isinstance(body, dict) else {}
-
-
 def _b64(value: object, what: str) -> bytes:
     try:
         return base64.b64decode(str(value), validate=False)
@@ -58,17 +50,14 @@ def _b64(value: object, what: str) -> bytes:
 
 
 def parse_kubeconfig(text: str) -> KubeTarget:
-    """Resolve the current context's cluster and user; raise AuthenticationFailed when unusable. The text is
-    read and checked by the endpoint validation's parser (E6: one YAML parser, without aliases, size-bounded,
-    the current context, its cluster with a server and its user present), then what this connector supports
-    is checked here (embedded data, no files, no exec)."""
+    """Resolve the current context's cluster and user; raise AuthenticationFailed when unusable. The endpoint
+    validation reads, checks and resolves the text (``validation.current_context``, E6: one YAML parser,
+    without aliases, size-bounded; the current context, its cluster with a server and its user present); what
+    this connector supports is checked here (embedded data, no files, no exec)."""
     try:
-        config = check_kubeconfig(text or "")
+        _config, context, cluster, user = current_context(text or "")
     except ValueError as exc:
         raise AuthenticationFailed(f"unauthenticated: {exc}") from None
-    context = _named(config["contexts"], config["current-context"], "context")
-    cluster = _named(config["clusters"], context["cluster"], "cluster")
-    user = _named(config["users"], context["user"], "user")
     for key in ("certificate-authority", "client-certificate", "client-key", "tokenFile"):
         if cluster.get(key) or user.get(key):
             raise AuthenticationFailed(f"unauthenticated: the kubeconfig refers to a file ({key}); "
