@@ -108,3 +108,30 @@ def test_a_joint_start_failing_after_its_commit_starts_no_slot_twice(world):
         (run,) = Run.objects.filter(pipeline=pipeline)
         assert ScheduleSlot.objects.get(pk=row.pk).run == run and run.trigger_detail["slot"] == row.pk
     assert schedules.start_slots([row.pk for row in rows]) == []  # delivered again: nothing left to start
+
+
+def test_runs_started_together_are_written_as_each_one_advanced(world, git_server, django_capture_on_commit_callbacks):
+    """The stage and task states of a joint start are written together when its runs have advanced
+    (``saves_together``): each run's rows hold what its own path decided — a preflight failure (nothing of it
+    runs), a manual first stage (waiting), a first stage left out (skipped, the next one runs)."""
+    from pipelines.runs.models import StageRun
+    from tests.test_executors_checkout import git_endpoint, git_source
+
+    private = git_endpoint(world, git_server, scope="private")  # the tester may not use it (E3)
+    unusable = make_pipeline(world, [stage("Build", build(source="app"))], sources=[git_source(private)],
+                             name="unusable")  # fmt: skip
+    manual = make_pipeline(world, [stage("Approve", build("a"), manual=True)], name="manual")
+    partial = make_pipeline(world, [stage("A", build("a1")), stage("B", build("b1"))], name="partial")
+    tester = world.users["tester"]
+    with django_capture_on_commit_callbacks():
+        runs = start_runs([(tester, unusable, {}), (tester, manual, {}), (tester, partial, {"tasks": ["B/b1"]})])
+
+    def written(run):
+        stages = StageRun.objects.filter(run=run).order_by("index")
+        return (Run.objects.get(pk=run.pk).state,
+                [(s.name, s.state, [t.state for t in s.tasks.order_by("index")]) for s in stages])  # fmt: skip
+
+    assert written(runs[0]) == ("failed", [("Build", "skipped", ["skipped"])])
+    assert "tester may not use" in Run.objects.get(pk=runs[0].pk).error
+    assert written(runs[1]) == ("waiting", [("Approve", "waiting", ["pending"])])
+    assert written(runs[2]) == ("running", [("A", "skipped", ["skipped"]), ("B", "running", ["running"])])
