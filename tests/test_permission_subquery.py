@@ -86,3 +86,28 @@ def test_can_is_the_restricted_queryset_for_every_kind_of_object_and_action(worl
                 expected = type(obj).objects.restrict(user, action).filter(pk=obj.pk).exists()
                 assert can(user, obj, action) is expected, (user.username, obj, action)
     assert can(world.users["creator"], Project(name="unsaved"), VIEW) is False
+
+
+def test_a_compiled_check_holds_no_database_id_but_its_arguments(world):
+    """``may`` compiles the restricted query once per process; content types made anew (a flushed test
+    database, a restored dump) get new ids, so the query names its content type by app and model, never by
+    an id it read once."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.models import ContentType
+
+    from devops_console.core.permissions import EXECUTE, may
+    from pipelines import permissions
+
+    pipeline = make_pipeline(world, [stage("S", build())], name="p")
+    developer = world.users["developer"]
+    assert may(developer, Pipeline, EXECUTE, pipeline.pk) is True  # compiled (or already) now
+    try:
+        ContentType.objects.filter(app_label="pipelines", model="pipeline").delete()  # its permissions go with it
+        ContentType.objects.clear_cache()
+        create_permissions(apps.get_app_config("pipelines"), verbosity=0)  # a new content type, a new id
+        permissions.sync(pipeline)  # the members' rights materialized again
+        assert Pipeline.objects.restrict(developer, EXECUTE).filter(pk=pipeline.pk).exists()
+        assert may(developer, Pipeline, EXECUTE, pipeline.pk) is True
+    finally:
+        ContentType.objects.clear_cache()  # the test's rollback brings the old one back

@@ -58,10 +58,14 @@ def guardian_object_ids(user, model, codename: str):
     on the model's direct-foreign-key permission tables as one SQL subquery (guardian's helper runs
     Python-side lookups on every call, a few milliseconds on each restricted query).
     """
-    from django.contrib.contenttypes.models import ContentType
-
-    content_type = ContentType.objects.get_for_model(model)  # Django caches it
-    perm = {"permission__content_type": content_type, "permission__codename": codename}
+    # The content type by its natural key, not its id: ``may`` compiles this query once per process, and a
+    # content type made anew (a flushed or restored database) has a new id.
+    meta = model._meta
+    perm = {
+        "permission__content_type__app_label": meta.app_label,
+        "permission__content_type__model": meta.model_name,
+        "permission__codename": codename,
+    }
     user_model, group_model = _permission_tables(model)
     own = user_model.objects.filter(user=user, **perm).values("content_object_id")
     groups = group_model.objects.filter(group__user=user, **perm).values("content_object_id")
